@@ -1,0 +1,179 @@
+"""What a user tunes: one validated model shared by the Lambda, the CLI and the CDK app.
+
+The CDK app validates its context with this same model at synth time and hands the result to
+the function as the JSON environment variable ``REAPER_CONFIG``, so a value that synthesizes
+is a value the function accepts. This module imports nothing but pydantic, on purpose: the
+CDK app and the cold path both import it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MINUTES_PER_DAY = 24 * 60
+# Cloud Control keeps requests for 7 days: a threshold past that can never match.
+MAX_THRESHOLD_MINUTES = 7 * MINUTES_PER_DAY
+
+
+class Operation(StrEnum):
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+
+
+TypeGlob = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=196,
+        pattern=r"^[A-Za-z0-9:*?\[\]!_-]+$",
+        description="A TypeName glob (fnmatch), e.g. AWS::RDS::*",
+    ),
+]
+
+
+class ThresholdRule(BaseModel):
+    """Requests matching ``type`` (glob) and ``operation`` are stale after ``minutes``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: TypeGlob = "*"
+    operation: Operation | None = None
+    minutes: int = Field(ge=5, le=MAX_THRESHOLD_MINUTES)
+
+    def matches(self, type_name: str, operation: str) -> bool:
+        return fnmatch.fnmatchcase(type_name, self.type) and (
+            self.operation is None or self.operation == operation
+        )
+
+
+# Types whose healthy operations routinely take hours: a database restore, a cluster, a
+# search domain or a CDN distribution can stay IN_PROGRESS for a long time and still succeed.
+# Cancelling one of those early would hurt a real deployment, so they get a day.
+LONG_RUNNING_TYPES: tuple[str, ...] = (
+    "AWS::RDS::*",
+    "AWS::DocDB::*",
+    "AWS::Neptune::*",
+    "AWS::Redshift::*",
+    "AWS::ElastiCache::*",
+    "AWS::MemoryDB::*",
+    "AWS::OpenSearchService::*",
+    "AWS::Elasticsearch::*",
+    "AWS::EKS::*",
+    "AWS::CloudFront::*",
+    "AWS::FSx::*",
+    "AWS::DirectoryService::*",
+    "AWS::EC2::TransitGateway*",
+    "AWS::EC2::VPNConnection",
+)
+
+DEFAULT_RULES: tuple[ThresholdRule, ...] = tuple(
+    ThresholdRule(type=glob, minutes=MINUTES_PER_DAY) for glob in LONG_RUNNING_TYPES
+)
+
+
+class ReaperConfig(BaseModel):
+    """The reaper's policy and limits. Every field has a safe default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dry_run: bool = Field(
+        default=True,
+        description="Record what would be cancelled and cancel nothing. On until a user "
+        "has read a dry run's audit and turns it off.",
+    )
+    default_threshold_minutes: int = Field(
+        default=6 * 60,
+        ge=5,
+        le=MAX_THRESHOLD_MINUTES,
+        description="Age after which a PENDING/IN_PROGRESS request is stale, when no rule "
+        "matches. Six hours: far beyond a healthy Cloud Control operation of most types.",
+    )
+    threshold_rules: tuple[ThresholdRule, ...] = Field(
+        default=DEFAULT_RULES,
+        max_length=200,
+        description="Overrides by TypeName glob and/or operation; the first match wins.",
+    )
+    include_types: tuple[TypeGlob, ...] = Field(
+        default=("*",),
+        min_length=1,
+        max_length=200,
+        description="Only TypeNames matching one of these globs are ever cancelled.",
+    )
+    exclude_types: tuple[TypeGlob, ...] = Field(
+        default=(),
+        max_length=200,
+        description="TypeNames matching one of these globs are never cancelled (wins over "
+        "include_types).",
+    )
+    max_cancellations_per_run: int = Field(
+        default=50,
+        ge=0,
+        le=10_000,
+        description="Cap on cancellations per invocation; the rest is deferred and audited.",
+    )
+    calls_per_second: float = Field(
+        default=10.0,
+        gt=0,
+        le=1000,
+        description="Cloud Control calls per second for the whole reaper (all concurrent "
+        "invocations together). AWS allows about 25-30/s per account and Region, shared "
+        "with real deployments: 10 leaves them most of it.",
+    )
+    max_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=50,
+        description="Invocations that may run at once; each gets calls_per_second divided "
+        "by this, so the total stays under calls_per_second.",
+    )
+    cancel_follow_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=600,
+        description="How long, after cancelling, to follow requests to CANCEL_COMPLETE "
+        "before recording the state reached.",
+    )
+    audit_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Audit items expire (DynamoDB TTL) after this many days.",
+    )
+
+    @field_validator("threshold_rules", mode="before")
+    @classmethod
+    def _rules_from_mapping(cls, value: object) -> object:
+        """Accept ``{"AWS::RDS::*": 1440}`` as shorthand for type-only rules."""
+        if isinstance(value, dict):
+            return tuple({"type": k, "minutes": v} for k, v in value.items())
+        return value
+
+    @model_validator(mode="after")
+    def _per_invocation_rate_is_positive(self) -> ReaperConfig:
+        if self.calls_per_second / self.max_concurrency < 0.1:
+            raise ValueError(
+                "calls_per_second / max_concurrency must be at least 0.1 call/s per invocation"
+            )
+        return self
+
+    @property
+    def calls_per_second_per_invocation(self) -> float:
+        return self.calls_per_second / self.max_concurrency
+
+    def threshold_minutes(self, type_name: str, operation: str) -> int:
+        """The threshold of the first rule matching the request, else the default."""
+        for rule in self.threshold_rules:
+            if rule.matches(type_name, operation):
+                return rule.minutes
+        return self.default_threshold_minutes
+
+    def type_allowed(self, type_name: str) -> bool:
+        """Exclusions win over inclusions."""
+        if any(fnmatch.fnmatchcase(type_name, g) for g in self.exclude_types):
+            return False
+        return any(fnmatch.fnmatchcase(type_name, g) for g in self.include_types)
