@@ -1,0 +1,112 @@
+"""``ccapi-emulator`` or ``python -m ccapi_emulator``: the emulator on its own, like moto_server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from ccapi_emulator.config import EmulatorConfig
+from ccapi_emulator.lifecycle import STATUSES, Lifecycle
+from ccapi_emulator.server import EmulatorServer
+
+
+def _rate(text: str) -> float | None:
+    """A rate in calls per second; 0 or 'none' turns the limit off."""
+    if text.lower() in ("none", "off", "0"):
+        return None
+    return float(text)
+
+
+def _lifecycle_rule(text: str) -> tuple[str, Lifecycle]:
+    pattern, _, spec = text.partition("=")
+    if not spec:
+        raise argparse.ArgumentTypeError("use GLOB=SPEC, e.g. 'AWS::RDS::*=stuck:IN_PROGRESS'")
+    try:
+        return pattern, Lifecycle.parse(spec)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ccapi-emulator",
+        description="Local emulator of the AWS Cloud Control API request surface.",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    add("--port", type=int, default=4567, help="port (0: any free port; default 4567)")
+    add("--latency-ms", type=float, default=0.0, help="added to every API call")
+    add("--rate", type=_rate, default=25.0, help="calls/s per operation family (0: no limit)")
+    add("--account-rate", type=_rate, default=None, help="calls/s for all calls together")
+    add("--burst-seconds", type=float, default=1.0, help="bucket size, in seconds of rate")
+    add("--throttle-probability", type=float, default=0.0)
+    add("--internal-failure-probability", type=float, default=0.0)
+    add("--concurrent-modification-probability", type=float, default=0.0)
+    add("--cancel-complete-after", type=float, default=5.0, help="seconds in CANCEL_IN_PROGRESS")
+    add(
+        "--default-lifecycle",
+        type=Lifecycle.parse,
+        default=Lifecycle.succeed(),
+        help="succeed:SECONDS | fail:SECONDS | stuck:PENDING | stuck:IN_PROGRESS",
+    )
+    add(
+        "--lifecycle",
+        type=_lifecycle_rule,
+        action="append",
+        default=[],
+        metavar="GLOB=SPEC",
+        help="lifecycle for matching TypeNames, e.g. 'AWS::RDS::*=stuck:IN_PROGRESS' (repeatable)",
+    )
+    add("--manual-clock", action="store_true", help="time moves only via POST /_emulator/clock")
+    add("--random-seed", type=int, default=None, help="makes injected faults repeatable")
+    add("--seed-stuck", type=int, default=0, metavar="N", help="start with N stuck requests")
+    add("--seed-status", choices=STATUSES, default="IN_PROGRESS")
+    add("--seed-type", default="AWS::S3::Bucket")
+    add("--seed-age", type=float, default=7200.0, help="age of the seeded requests, seconds")
+    add("--log-level", default="WARNING")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    config = EmulatorConfig(
+        manual_clock=args.manual_clock,
+        latency_ms=args.latency_ms,
+        rate_per_second=args.rate,
+        account_rate_per_second=args.account_rate,
+        burst_seconds=args.burst_seconds,
+        throttle_probability=args.throttle_probability,
+        internal_failure_probability=args.internal_failure_probability,
+        concurrent_modification_probability=args.concurrent_modification_probability,
+        cancel_complete_after_seconds=args.cancel_complete_after,
+        default_lifecycle=args.default_lifecycle,
+        lifecycles=dict(args.lifecycle),
+        random_seed=args.random_seed,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    with EmulatorServer(args.host, args.port, config) as server:
+        if args.seed_stuck:
+            server.backend.seed(
+                args.seed_stuck,
+                type_name=args.seed_type,
+                status=args.seed_status,
+                age_seconds=args.seed_age,
+            )
+        print(f"ccapi-emulator listening on {server.endpoint_url}", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
