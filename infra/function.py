@@ -1,0 +1,174 @@
+"""The reaper function: runtime, packaging, concurrency, failure paths and least privilege."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Acknowledgment, CfnElement, Duration, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+from reaper.config import ReaperConfig
+
+from infra import constants as c
+from infra.config import MIN_MAX_CONCURRENCY
+from infra.queues import ReaperQueues
+
+ASSET_DIR = Path(__file__).resolve().parent.parent / c.LAMBDA_ASSET_DIR
+
+RETENTION_BY_DAYS: dict[int, logs.RetentionDays] = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+def sqs_max_concurrency(max_concurrency: int) -> int:
+    """SQS pollers may use all slots but one, which stays free for the sweep.
+
+    The reserved concurrency (= max_concurrency) is the hard cap that keeps the Cloud Control
+    rate: each invocation takes calls_per_second / max_concurrency. At max_concurrency 2 the
+    SQS minimum (2) leaves no free slot: a sweep that finds both busy is throttled and
+    retried by Lambda's asynchronous queue.
+    """
+    return max(MIN_MAX_CONCURRENCY, max_concurrency - 1)
+
+
+class ReaperFunction(Construct):
+    """One function for every path: the scheduled sweep and the work queue."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        reaper_config: ReaperConfig,
+        table: dynamodb.ITable,
+        queues: ReaperQueues,
+        timeout: Duration,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=RETENTION_BY_DAYS[log_retention_days]
+        )
+        # An explicit role with grants instead of AWSLambdaBasicExecutionRole: the managed
+        # policy would allow writing to every log group of the account.
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Cloud Control Request Reaper function",
+        )
+        self.log_group.grant_write(self.role)
+
+        powertools_layer_arn = ssm.StringParameter.value_for_string_parameter(
+            self, c.POWERTOOLS_LAYER_PARAMETER
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=c.LAMBDA_HANDLER,
+            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=list(c.LAMBDA_ASSET_EXCLUDES)),
+            layers=[
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self, "PowertoolsLayer", powertools_layer_arn
+                )
+            ],
+            role=self.role,
+            log_group=self.log_group,
+            memory_size=c.FUNCTION_MEMORY_MB,
+            timeout=timeout,
+            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=reaper_config.max_concurrency,
+            # Watch re-checks go function -> work queue -> function until a request is
+            # terminal or stale: a chain longer than Lambda's recursion limit (16) by design.
+            # Terminate would silently drop those re-checks; the chain ends in the handler.
+            recursive_loop=lambda_.RecursiveLoop.ALLOW,
+            # The sweep is invoked asynchronously: retried, then recorded in the DLQ.
+            retry_attempts=c.ASYNC_RETRY_ATTEMPTS,
+            max_event_age=Duration.minutes(c.ASYNC_MAX_EVENT_AGE_MINUTES),
+            on_failure=destinations.SqsDestination(queues.dead_letter_queue),
+            environment={
+                c.ENV_AUDIT_TABLE_NAME: table.table_name,
+                c.ENV_WORK_QUEUE_URL: queues.work_queue.queue_url,
+                c.ENV_DEAD_LETTER_QUEUE_URL: queues.dead_letter_queue.queue_url,
+                c.ENV_REAPER_CONFIG: reaper_config.model_dump_json(),
+                c.ENV_POWERTOOLS_SERVICE_NAME: c.SERVICE_NAME,
+                c.ENV_POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
+                c.ENV_POWERTOOLS_LOG_LEVEL: c.LOG_LEVEL,
+            },
+            description="Cancels stale Cloud Control API resource requests",
+        )
+        # Grants an SQS poller consumes with, on the work queue only.
+        self.function.add_event_source(
+            event_sources.SqsEventSource(
+                queues.work_queue,
+                batch_size=c.SQS_BATCH_SIZE,
+                max_batching_window=Duration.seconds(c.SQS_BATCHING_WINDOW_SECONDS),
+                report_batch_item_failures=True,
+                max_concurrency=sqs_max_concurrency(reaper_config.max_concurrency),
+            )
+        )
+        table.grant_read_write_data(self.role)
+        queues.work_queue.grant_send_messages(self.role)
+        queues.dead_letter_queue.grant_send_messages(self.role)
+        # Cloud Control's request actions take no resource ARNs (the service authorizes
+        # them per account and Region), so "*" is the narrowest resource IAM offers.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="CloudControlRequests",
+                actions=list(c.CLOUD_CONTROL_ACTIONS),
+                resources=["*"],
+            )
+        )
+        self._acknowledge_wildcards(table)
+
+    def _acknowledge_wildcards(self, table: dynamodb.ITable) -> None:
+        """The two wildcards cdk-nag finds in the role's policy, each with its reason."""
+        stack = Stack.of(self)
+        table_resource = table.node.default_child
+        assert isinstance(table_resource, CfnElement)
+        table_id = stack.resolve(stack.get_logical_id(table_resource))
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                reason="Only actions that take no resource ARN are granted on '*': "
+                "cloudformation:CancelResourceRequest, GetResourceRequestStatus and "
+                "ListResourceRequests (Cloud Control's request actions are authorized per "
+                "account and Region only) and xray:PutTraceSegments/PutTelemetryRecords "
+                "(added by active tracing; X-Ray has no resource-level permissions).",
+            ),
+            Acknowledgment(
+                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",
+                reason="From Table.grant_read_write_data: the audit queries read the "
+                "by-time GSI; the wildcard covers only the indexes of this one table.",
+            ),
+        )

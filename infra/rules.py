@@ -1,0 +1,77 @@
+"""EventBridge: the sweep schedule, custom cancel events and Cloud Control calls via CloudTrail."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra import constants as c
+from infra.queues import ReaperQueues
+
+
+class ReaperRules(Construct):
+    """Three rules on the default bus; no event is dropped on the way to the reaper.
+
+    Events go to the work queue rather than to the function: SQS gives them durability,
+    partial batch responses and redrive. A delivery EventBridge cannot make after its
+    retries lands in the DLQ, which the reaper can replay.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        queues: ReaperQueues,
+        schedule: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        dlq = queues.dead_letter_queue
+        attempts = c.RULE_TARGET_RETRY_ATTEMPTS
+        max_age = Duration.hours(c.RULE_TARGET_MAX_EVENT_AGE_HOURS)
+
+        self.schedule_rule = events.Rule(
+            self,
+            "ScheduleRule",
+            description="Sweep: list Cloud Control requests and cancel the stale ones",
+            schedule=events.Schedule.expression(schedule),
+            targets=[
+                targets.LambdaFunction(
+                    function, dead_letter_queue=dlq, retry_attempts=attempts, max_event_age=max_age
+                )
+            ],
+        )
+        # One target object for both rules: same queue, same retries, same DLQ.
+        to_work_queue = targets.SqsQueue(
+            queues.work_queue, dead_letter_queue=dlq, retry_attempts=attempts, max_event_age=max_age
+        )
+        self.cancel_rule = events.Rule(
+            self,
+            "CancelRule",
+            description="Cancel Cloud Control requests named in a custom event",
+            event_pattern=events.EventPattern(
+                source=[c.CUSTOM_EVENT_SOURCE],
+                detail_type=[c.CUSTOM_EVENT_DETAIL_TYPE],
+            ),
+            targets=[to_work_queue],
+        )
+        # Needs a CloudTrail trail logging management events in the account and Region;
+        # without one the rule never fires and the sweep still finds every request.
+        self.cloudtrail_rule = events.Rule(
+            self,
+            "CloudTrailRule",
+            description="Watch Cloud Control requests as CloudTrail records their creation",
+            event_pattern=events.EventPattern(
+                source=[c.CLOUDTRAIL_EVENT_SOURCE],
+                detail_type=[c.CLOUDTRAIL_DETAIL_TYPE],
+                detail={
+                    "eventSource": [c.CLOUDTRAIL_API_EVENT_SOURCE],
+                    "eventName": list(c.CLOUDTRAIL_EVENT_NAMES),
+                },
+            ),
+            targets=[to_work_queue],
+        )

@@ -1,0 +1,77 @@
+"""The reaper's stack: composes the constructs and publishes the outputs; nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack
+from constructs import Construct
+from reaper.config import ReaperConfig
+
+from infra import constants as c
+from infra.audit_table import AuditTable
+from infra.config import InfraSettings
+from infra.function import ReaperFunction
+from infra.monitoring import ReaperMonitoring
+from infra.queues import ReaperQueues
+from infra.rules import ReaperRules
+
+
+class ReaperStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        reaper_config: ReaperConfig,
+        settings: InfraSettings,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        timeout = Duration.seconds(settings.function_timeout_seconds)
+
+        self.queues = ReaperQueues(
+            self,
+            "Queues",
+            function_timeout=timeout,
+            max_receive_count=reaper_config.max_receive_count,
+        )
+        self.audit = AuditTable(self, "Audit", retain=settings.retain_audit_table)
+        self.reaper = ReaperFunction(
+            self,
+            "Reaper",
+            reaper_config=reaper_config,
+            table=self.audit.table,
+            queues=self.queues,
+            timeout=timeout,
+            log_retention_days=settings.log_retention_days,
+        )
+        self.rules = ReaperRules(
+            self,
+            "Rules",
+            function=self.reaper.function,
+            queues=self.queues,
+            schedule=settings.schedule,
+        )
+        self.monitoring = ReaperMonitoring(
+            self,
+            "Monitoring",
+            function=self.reaper.function,
+            queues=self.queues,
+            timeout=timeout,
+            alarm_email=settings.alarm_email,
+        )
+
+        outputs = {
+            c.OUTPUT_AUDIT_TABLE_NAME: self.audit.table.table_name,
+            c.OUTPUT_WORK_QUEUE_URL: self.queues.work_queue.queue_url,
+            c.OUTPUT_DEAD_LETTER_QUEUE_URL: self.queues.dead_letter_queue.queue_url,
+            c.OUTPUT_FUNCTION_NAME: self.reaper.function.function_name,
+            c.OUTPUT_ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,
+            c.OUTPUT_SCHEDULE_RULE_NAME: self.rules.schedule_rule.rule_name,
+            c.OUTPUT_CANCEL_RULE_NAME: self.rules.cancel_rule.rule_name,
+            c.OUTPUT_CLOUDTRAIL_RULE_NAME: self.rules.cloudtrail_rule.rule_name,
+            c.OUTPUT_DASHBOARD_NAME: self.monitoring.dashboard.dashboard_name,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)
