@@ -1,0 +1,1 @@
+"""The local stack: moto server + Cloud Control emulator, and the synthesized template in moto."""
