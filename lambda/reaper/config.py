@@ -138,6 +138,15 @@ class ReaperConfig(BaseModel):
         description="How long, after cancelling, to follow requests to CANCEL_COMPLETE "
         "before recording the state reached.",
     )
+    max_receive_count: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="The work queue's redrive maxReceiveCount. On the delivery with this "
+        "ApproximateReceiveCount, the reaper dead-letters a token that still fails itself, "
+        "with its error, instead of failing the record again (the redrive policy stays the "
+        "backstop: set its maxReceiveCount to this value).",
+    )
     audit_retention_days: int = Field(
         default=90,
         ge=1,

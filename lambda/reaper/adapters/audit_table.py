@@ -1,0 +1,347 @@
+"""The audit table: decisions, first sightings, cancel claims and the kill switch.
+
+Key schema in docs/DESIGN.md. The low-level client is used on purpose (no resource layer on
+the cold path); items are mapped here, so the domain never sees DynamoDB's shapes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from reaper.adapters._errors import code_and_message
+from reaper.errors import StoreError
+from reaper.models import Decision, KillSwitch, Outcome, Source, Status
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Item = dict[str, Any]
+
+SEEN_SK = "SEEN"
+CLAIM_SK = "CLAIM"
+CONTROL_PK = "CONTROL"
+KILL_SWITCH_SK = "KILL_SWITCH"
+# Cloud Control forgets a request after 7 days: a sighting or claim is useless after that.
+REQUEST_LIFETIME = timedelta(days=8)
+CLAIM_TTL = timedelta(minutes=16)
+BATCH_GET_MAX = 100
+BATCH_WRITE_MAX = 25
+UNPROCESSED_ATTEMPTS = 8
+
+
+def decision_key(token: str, source: Source | str, delivery_id: str) -> Item:
+    return {
+        "pk": {"S": f"TOKEN#{token}"},
+        "sk": {"S": f"DECISION#{Source(source).value}#{delivery_id}"},
+    }
+
+
+class AuditTable:
+    """Implements the AuditStore port, and the queries the CLI reads the audit with."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str, retention_days: int = 90) -> None:
+        self._client = client
+        self._table = table_name
+        self._retention = timedelta(days=retention_days)
+
+    # ------------------------------------------------------------------ first sightings
+    def first_seen(self, tokens: Sequence[str]) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        unique = list(dict.fromkeys(tokens))
+        for i in range(0, len(unique), BATCH_GET_MAX):
+            keys = [_key(f"TOKEN#{t}", SEEN_SK) for t in unique[i : i + BATCH_GET_MAX]]
+            for item in self._batch_get(keys):
+                found[item["pk"]["S"].removeprefix("TOKEN#")] = _time(item["first_seen"]["S"])
+        return found
+
+    def remember_first_seen(self, sightings: Mapping[str, datetime]) -> dict[str, datetime]:
+        """One token: a conditional update that keeps an older sighting and returns it.
+        Several (a sweep page, after ``first_seen`` showed them new): one batch write; two
+        sweeps racing on a new token both write "now", which differ by seconds at most."""
+        if len(sightings) == 1:
+            ((token, at),) = sightings.items()
+            response = self._call(
+                self._client.update_item,
+                TableName=self._table,
+                Key=_key(f"TOKEN#{token}", SEEN_SK),
+                UpdateExpression="SET first_seen = if_not_exists(first_seen, :t), "
+                "expires_at = if_not_exists(expires_at, :e)",
+                ExpressionAttributeValues={
+                    ":t": {"S": _iso(at)},
+                    ":e": {"N": str(int((at + REQUEST_LIFETIME).timestamp()))},
+                },
+                ReturnValues="ALL_NEW",
+            )
+            return {token: _time(response["Attributes"]["first_seen"]["S"])}
+        self._batch_put(
+            {
+                **_key(f"TOKEN#{token}", SEEN_SK),
+                "first_seen": {"S": _iso(at)},
+                "expires_at": {"N": str(int((at + REQUEST_LIFETIME).timestamp()))},
+            }
+            for token, at in sightings.items()
+        )
+        return dict(sightings)
+
+    # ------------------------------------------------------------------ claims, kill switch
+    def claim(self, token: str, owner: str, now: datetime) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    **_key(f"TOKEN#{token}", CLAIM_SK),
+                    "owner": {"S": owner},
+                    "claimed_at": {"S": _iso(now)},
+                    "expires_at": {"N": str(int((now + REQUEST_LIFETIME).timestamp()))},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR #owner = :owner "
+                "OR claimed_at < :stale",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":stale": {"S": _iso(now - CLAIM_TTL)},
+                },
+            )
+        except ClientError as exc:
+            if code_and_message(exc)[0] == "ConditionalCheckFailedException":
+                return False
+            raise _store_error(exc) from exc
+        except BotoCoreError as exc:
+            raise _store_error(exc) from exc
+        return True
+
+    def kill_switch(self) -> KillSwitch:
+        response = self._call(
+            self._client.get_item,
+            TableName=self._table,
+            Key=_key(CONTROL_PK, KILL_SWITCH_SK),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        if not item:
+            return KillSwitch(engaged=False)
+        return KillSwitch(
+            engaged=bool(item.get("engaged", {}).get("BOOL", False)),
+            reason=_opt(item, "reason"),
+            set_by=_opt(item, "set_by"),
+            set_at=_opt_time(item, "set_at"),
+        )
+
+    def set_kill_switch(self, engaged: bool, reason: str, set_by: str, now: datetime) -> None:
+        self._call(
+            self._client.put_item,
+            TableName=self._table,
+            Item={
+                **_key(CONTROL_PK, KILL_SWITCH_SK),
+                "engaged": {"BOOL": engaged},
+                "reason": {"S": reason[:1024] or "-"},
+                "set_by": {"S": set_by[:256] or "-"},
+                "set_at": {"S": _iso(now)},
+            },
+        )
+
+    # ------------------------------------------------------------------ decisions
+    def find_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None:
+        response = self._call(
+            self._client.get_item,
+            TableName=self._table,
+            Key=decision_key(token, source, delivery_id),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return None if not item else decision_from_item(item)
+
+    def record(self, decisions: Sequence[Decision]) -> None:
+        if len(decisions) == 1:
+            self._call(
+                self._client.put_item, TableName=self._table, Item=self.to_item(decisions[0])
+            )
+        elif decisions:
+            self._batch_put(self.to_item(d) for d in decisions)
+
+    def to_item(self, decision: Decision) -> Item:
+        """The stored form. Never the ResourceModel: the Decision does not carry one."""
+        at = decision.decided_at.astimezone(UTC)
+        values: dict[str, str | int | bool | None] = {
+            "kind": "decision",
+            "token": decision.token,
+            "source": decision.source.value,
+            "delivery_id": decision.delivery_id,
+            "outcome": decision.outcome.value,
+            "decided_at": _iso(at),
+            "request_id": decision.request_id,
+            "dry_run": decision.dry_run,
+            "status_seen": decision.status_seen.value if decision.status_seen else None,
+            "status_after": decision.status_after.value if decision.status_after else None,
+            "type_name": decision.type_name,
+            "identifier": decision.identifier,
+            "operation": decision.operation,
+            "event_time": _iso(decision.event_time) if decision.event_time else None,
+            "first_seen": _iso(decision.first_seen) if decision.first_seen else None,
+            "age_seconds": decision.age_seconds,
+            "threshold_minutes": decision.threshold_minutes,
+            "error_code": decision.error_code,
+            "error_message": decision.error_message,
+            "reason": decision.reason,
+            "expires_at": int((at + self._retention).timestamp()),
+        }
+        item: Item = {
+            **decision_key(decision.token, decision.source, decision.delivery_id),
+            "gsi1pk": {"S": f"DAY#{at.date().isoformat()}"},
+            "gsi1sk": {"S": f"{_iso(at)}#{decision.token}"},
+        }
+        for name, value in values.items():
+            if isinstance(value, bool):
+                item[name] = {"BOOL": value}
+            elif isinstance(value, int):
+                item[name] = {"N": str(value)}
+            elif value is not None:
+                item[name] = {"S": value}
+        return item
+
+    # ------------------------------------------------------------------ queries (the CLI)
+    def by_token(self, token: str) -> list[Decision]:
+        """Every decision about one token, oldest delivery key first."""
+        return [
+            decision_from_item(item)
+            for item in self._query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :d)",
+                ExpressionAttributeValues={
+                    ":pk": {"S": f"TOKEN#{token}"},
+                    ":d": {"S": "DECISION#"},
+                },
+            )
+        ]
+
+    def by_time(self, start: datetime, end: datetime) -> Iterator[Decision]:
+        """Decisions made in [start, end), in time order: one GSI query per UTC day."""
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        day: date = start.date()
+        while day <= end.date():
+            yield from (
+                decision_from_item(item)
+                for item in self._query(
+                    IndexName="by-time",
+                    KeyConditionExpression="gsi1pk = :day AND gsi1sk BETWEEN :a AND :b",
+                    ExpressionAttributeValues={
+                        ":day": {"S": f"DAY#{day.isoformat()}"},
+                        ":a": {"S": _iso(start)},
+                        ":b": {"S": _iso(end)},
+                    },
+                )
+            )
+            day += timedelta(days=1)
+
+    # ------------------------------------------------------------------ plumbing
+    def _query(self, **params: Any) -> Iterator[Item]:
+        params = {"TableName": self._table, **params}
+        while True:
+            response = self._call(self._client.query, **params)
+            yield from response.get("Items", [])
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last
+
+    def _batch_get(self, keys: list[Item]) -> list[Item]:
+        items: list[Item] = []
+        request: dict[str, Any] = {
+            self._table: {"Keys": keys, "ProjectionExpression": "pk, first_seen"}
+        }
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            response = self._call(self._client.batch_get_item, RequestItems=request)
+            items.extend(response.get("Responses", {}).get(self._table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        raise StoreError("UnprocessedKeys", "BatchGetItem left keys unprocessed after retries")
+
+    def _batch_put(self, items: Iterator[Item] | Any) -> None:
+        unique: dict[tuple[str, str], Item] = {}
+        for item in items:
+            unique[(item["pk"]["S"], item["sk"]["S"])] = item
+        puts = [{"PutRequest": {"Item": item}} for item in unique.values()]
+        for i in range(0, len(puts), BATCH_WRITE_MAX):
+            request: dict[str, Any] = {self._table: puts[i : i + BATCH_WRITE_MAX]}
+            for attempt in range(UNPROCESSED_ATTEMPTS):
+                response = self._call(self._client.batch_write_item, RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+                if not request:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            else:
+                raise StoreError(
+                    "UnprocessedItems", "BatchWriteItem left items unprocessed after retries"
+                )
+
+    @staticmethod
+    def _call(method: Any, **params: Any) -> Any:
+        try:
+            return method(**params)
+        except (ClientError, BotoCoreError) as exc:
+            raise _store_error(exc) from exc
+
+
+def decision_from_item(item: Item) -> Decision:
+    def opt_int(name: str) -> int | None:
+        value = item.get(name, {}).get("N")
+        return None if value is None else int(value)
+
+    def opt_status(name: str) -> Status | None:
+        value = _opt(item, name)
+        return None if value is None else Status(value)
+
+    return Decision(
+        token=item["token"]["S"],
+        source=Source(item["source"]["S"]),
+        delivery_id=item["delivery_id"]["S"],
+        outcome=Outcome(item["outcome"]["S"]),
+        decided_at=_time(item["decided_at"]["S"]),
+        request_id=item["request_id"]["S"],
+        dry_run=bool(item.get("dry_run", {}).get("BOOL", False)),
+        status_seen=opt_status("status_seen"),
+        status_after=opt_status("status_after"),
+        type_name=_opt(item, "type_name"),
+        identifier=_opt(item, "identifier"),
+        operation=_opt(item, "operation"),
+        event_time=_opt_time(item, "event_time"),
+        first_seen=_opt_time(item, "first_seen"),
+        age_seconds=opt_int("age_seconds"),
+        threshold_minutes=opt_int("threshold_minutes"),
+        error_code=_opt(item, "error_code"),
+        error_message=_opt(item, "error_message"),
+        reason=_opt(item, "reason"),
+    )
+
+
+def _key(pk: str, sk: str) -> Item:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _iso(at: datetime) -> str:
+    """UTC, fixed width to the microsecond, so strings sort in time order."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _opt(item: Item, name: str) -> str | None:
+    value = item.get(name, {}).get("S")
+    return None if value is None else str(value)
+
+
+def _opt_time(item: Item, name: str) -> datetime | None:
+    value = _opt(item, name)
+    return None if value is None else _time(value)
+
+
+def _store_error(error: ClientError | BotoCoreError) -> StoreError:
+    return StoreError(*code_and_message(error))

@@ -1,0 +1,85 @@
+"""The one Lambda entry point: parse the shape, call the service, return.
+
+SQS batches go through Powertools' BatchProcessor with partial batch responses; every other
+event is a direct invocation (EventBridge rule or schedule). The service and its boto3
+clients are built once per container, at the first invocation (the import stays cheap).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from reaper.clock import Deadline
+from reaper.observability import enable_tracing, logger, metrics, publish, span
+from reaper.service import Reaper, Run
+from reaper.settings import Settings
+
+# A whole failed batch is reported record by record too, so SQS retries each one the same way.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@dataclass(frozen=True)
+class Container:
+    settings: Settings
+    reaper: Reaper
+
+
+@functools.cache
+def container() -> Container:
+    """Settings validated and clients built once per container."""
+    from reaper.wiring import build_reaper  # noqa: PLC0415 - boto3 only when first needed
+
+    settings = Settings.from_env()
+    if settings.tracing:
+        enable_tracing()
+    return Container(settings, build_reaper(settings))
+
+
+def deadline_of(context: LambdaContext) -> Deadline:
+    """Keep 15% of the time (3 to 20 s) to follow cancels, hand off and record."""
+    margin = min(20.0, max(3.0, context.get_remaining_time_in_millis() / 1000 * 0.15))
+    return Deadline(context.get_remaining_time_in_millis, margin)
+
+
+def is_sqs_batch(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return (
+        bool(records)
+        and isinstance(records, list)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    reaper = container().reaper
+    run = reaper.run(context.aws_request_id, deadline_of(context))
+    throttled_before = reaper.cloud_control.throttled_calls()
+    try:
+        with span("handler"):
+            if is_sqs_batch(event):
+                response = process_partial_response(
+                    event, functools.partial(_record, run), processor, context
+                )
+                return dict(response)
+            event_id = event.get("id") if isinstance(event, dict) else None
+            return run.process_event(event, str(event_id or context.aws_request_id))
+    finally:
+        publish(run.report, reaper.cloud_control.throttled_calls() - throttled_before)
+
+
+def _record(run: Run, record: SQSRecord) -> None:
+    """One record; an exception fails only this record (it returns to the queue)."""
+    count = record.attributes.approximate_receive_count
+    run.process_message(record.body, record.message_id, int(count) if count else 1)

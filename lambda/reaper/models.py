@@ -1,0 +1,134 @@
+"""The reaper's domain objects: what a request looks like to us, and what we decided about it.
+
+Plain dataclasses and Enums on purpose: they are on the cold path of every invocation and in the
+inner loop of a 10,000-request sweep, and they never carry a ResourceModel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+# Anything that reaches a log line or an audit item is cut to this many characters.
+MAX_FIELD_CHARS = 1024
+
+
+def clip(text: str | None, limit: int = MAX_FIELD_CHARS) -> str | None:
+    """Cut untrusted or unbounded text before it is logged or stored."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+class Outcome(StrEnum):
+    """What the reaper did with one token: a closed set, each value audited and counted."""
+
+    CANCELLED = "cancelled"
+    CANCEL_COMPLETE = "cancel_complete"
+    DRY_RUN = "dry_run"
+    NOT_STALE = "not_stale"
+    TERMINAL = "terminal"
+    FILTERED = "filtered"
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    DEFERRED_CAP = "deferred_cap"
+    DEFERRED_KILL_SWITCH = "deferred_kill_switch"
+    FAILED = "failed"
+    WATCHING = "watching"
+
+
+class Source(StrEnum):
+    """Where a token came from (kept through queue hand-offs and dead-letter replays)."""
+
+    SQS = "sqs"
+    EVENTBRIDGE = "eventbridge"
+    CLOUDTRAIL = "cloudtrail"
+    SWEEP = "sweep"
+
+
+class Mode(StrEnum):
+    """cancel: decide now. watch: re-check later until terminal or stale (CloudTrail tokens)."""
+
+    CANCEL = "cancel"
+    WATCH = "watch"
+
+
+class Status(StrEnum):
+    """Cloud Control OperationStatus."""
+
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCEL_IN_PROGRESS = "CANCEL_IN_PROGRESS"
+    CANCEL_COMPLETE = "CANCEL_COMPLETE"
+
+    @property
+    def cancellable(self) -> bool:
+        return self in (Status.PENDING, Status.IN_PROGRESS)
+
+
+ACTIVE_STATUSES: tuple[Status, ...] = (Status.PENDING, Status.IN_PROGRESS)
+CANCEL_STATUSES: tuple[Status, ...] = (Status.CANCEL_IN_PROGRESS, Status.CANCEL_COMPLETE)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStatus:
+    """A ProgressEvent without its ResourceModel (which may hold secrets)."""
+
+    token: str
+    type_name: str
+    identifier: str | None
+    operation: str
+    status: Status
+    event_time: datetime | None
+    status_message: str | None = None
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """How tokens reached us: the source and the id a redelivery repeats (message/event/run)."""
+
+    source: Source
+    delivery_id: str
+    mode: Mode = Mode.CANCEL
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One audited decision about one token in one delivery."""
+
+    token: str
+    source: Source
+    delivery_id: str
+    outcome: Outcome
+    decided_at: datetime
+    request_id: str
+    dry_run: bool
+    status_seen: Status | None = None
+    status_after: Status | None = None
+    type_name: str | None = None
+    identifier: str | None = None
+    operation: str | None = None
+    event_time: datetime | None = None
+    first_seen: datetime | None = None
+    age_seconds: int | None = None
+    threshold_minutes: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    reason: str | None = None
+
+    def but(self, **changes: object) -> Decision:
+        """A copy with some fields changed (e.g. the state reached after a cancel)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitch:
+    engaged: bool
+    reason: str | None = None
+    set_by: str | None = None
+    set_at: datetime | None = None

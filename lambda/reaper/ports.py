@@ -1,0 +1,95 @@
+"""What the service needs from the outside world. Adapters implement these with boto3; unit
+tests implement them in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from reaper.models import Decision, KillSwitch, Mode, RequestStatus, Source, Status
+
+
+@dataclass(frozen=True, slots=True)
+class WorkMessage:
+    """A message for the work queue: tokens handed off by a sweep, or a watch re-check."""
+
+    tokens: tuple[str, ...]
+    source: Source
+    mode: Mode
+    reason: str | None = None
+    delay_seconds: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A token (or an input without one) that could not be decided: enough to replay it."""
+
+    tokens: tuple[str, ...]
+    mode: Mode
+    source: Source
+    delivery_id: str
+    error_code: str
+    error_message: str
+    original: str
+    failed_at: datetime
+
+
+class CloudControl(Protocol):
+    def get_status(self, token: str) -> RequestStatus:
+        """Raises RequestNotFound or CloudControlError."""
+        ...
+
+    def cancel(self, token: str) -> RequestStatus:
+        """Raises RequestNotFound or CloudControlError."""
+        ...
+
+    def list_requests(self, statuses: Sequence[Status]) -> Iterator[list[RequestStatus]]:
+        """Pages of requests in these statuses. Raises CloudControlError."""
+        ...
+
+    def throttled_calls(self) -> int:
+        """How many responses so far were throttling errors (retried or not)."""
+        ...
+
+
+class AuditStore(Protocol):
+    def first_seen(self, tokens: Sequence[str]) -> dict[str, datetime]:
+        """First sightings already stored for these tokens (absent ones are left out)."""
+        ...
+
+    def remember_first_seen(self, sightings: Mapping[str, datetime]) -> dict[str, datetime]:
+        """Store each sighting unless one exists; returns the first sighting of each token."""
+        ...
+
+    def claim(self, token: str, owner: str, now: datetime) -> bool:
+        """Take the right to cancel the token: True for the first owner (or the same owner
+        again, or after a claim went stale), False when another owner holds it."""
+        ...
+
+    def kill_switch(self) -> KillSwitch: ...
+
+    def find_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None: ...
+
+    def record(self, decisions: Sequence[Decision]) -> None:
+        """Write decisions (the key is per token and delivery: a rewrite replaces)."""
+        ...
+
+
+class DeadLetters(Protocol):
+    def send(self, letter: DeadLetter) -> None:
+        """Raises QueueError."""
+        ...
+
+
+class WorkQueue(Protocol):
+    def send(self, messages: Sequence[WorkMessage]) -> None:
+        """Raises QueueError."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+    def sleep(self, seconds: float) -> None: ...

@@ -1,0 +1,191 @@
+"""In-memory fakes of the ports: the unit tests' whole world (no network)."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from reaper.config import ReaperConfig
+from reaper.errors import CloudControlError, QueueError, RequestNotFound, StoreError
+from reaper.models import Decision, KillSwitch, RequestStatus, Source, Status
+from reaper.ports import DeadLetter, WorkMessage
+from reaper.service import Reaper
+
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+class FakeClock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.current = now
+        self.slept = 0.0
+        self.on_sleep: list = []
+
+    def now(self) -> datetime:
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        self.slept += seconds
+        self.current += timedelta(seconds=seconds)
+        for hook in self.on_sleep:
+            hook(self.current)
+
+
+class FakeCloudControl:
+    """Requests by token; cancel moves a cancellable one to CANCEL_IN_PROGRESS, and each
+    later read completes it (so a follow sees CANCEL_COMPLETE at its first poll)."""
+
+    def __init__(self, page_size: int = 100) -> None:
+        self.requests: dict[str, RequestStatus] = {}
+        self.calls: Counter[str] = Counter()
+        self.errors: dict[tuple[str, str], Exception] = {}
+        self.page_size = page_size
+        self.finish_before_cancel: set[str] = set()
+        self.complete_cancels = True
+
+    def add(
+        self,
+        status: Status = Status.IN_PROGRESS,
+        age: timedelta = timedelta(hours=12),
+        type_name: str = "AWS::S3::Bucket",
+        operation: str = "CREATE",
+        now: datetime = T0,
+        token: str | None = None,
+    ) -> str:
+        token = token or f"tok{next(_ids)}"
+        self.requests[token] = RequestStatus(
+            token=token,
+            type_name=type_name,
+            identifier=f"id-{token}",
+            operation=operation,
+            status=status,
+            event_time=now - age,
+        )
+        return token
+
+    def status_of(self, token: str) -> Status:
+        return self.requests[token].status
+
+    def _fail(self, operation: str, token: str) -> None:
+        self.calls[operation] += 1
+        error = self.errors.get((operation, token)) or self.errors.get((operation, "*"))
+        if error is not None:
+            raise error
+        if operation != "list" and token not in self.requests:
+            raise RequestNotFound(token)
+
+    def get_status(self, token: str) -> RequestStatus:
+        self._fail("get", token)
+        self._advance(token)
+        return self.requests[token]
+
+    def cancel(self, token: str) -> RequestStatus:
+        self._fail("cancel", token)
+        request = self.requests[token]
+        if token in self.finish_before_cancel:
+            request = self.requests[token] = replace(request, status=Status.SUCCESS)
+        if request.status.cancellable:
+            request = self.requests[token] = replace(request, status=Status.CANCEL_IN_PROGRESS)
+        return request
+
+    def list_requests(self, statuses: Sequence[Status]) -> Iterator[list[RequestStatus]]:
+        self._fail("list", "")
+        for token in list(self.requests):
+            self._advance(token)
+        matching = [r for r in self.requests.values() if r.status in statuses]
+        for i in range(0, max(1, len(matching)), self.page_size):
+            if i:
+                self._fail("list", "")
+            yield matching[i : i + self.page_size]
+
+    def _advance(self, token: str) -> None:
+        request = self.requests.get(token)
+        if self.complete_cancels and request and request.status is Status.CANCEL_IN_PROGRESS:
+            self.requests[token] = replace(request, status=Status.CANCEL_COMPLETE)
+
+    def throttled_calls(self) -> int:
+        return 0
+
+
+class FakeAudit:
+    def __init__(self) -> None:
+        self.decisions: dict[tuple[str, str, str], Decision] = {}
+        self.writes: list[Decision] = []
+        self.seen: dict[str, datetime] = {}
+        self.claims: dict[str, str] = {}
+        self.switch = KillSwitch(engaged=False)
+        self.fail_record: StoreError | None = None
+
+    def first_seen(self, tokens: Sequence[str]) -> dict[str, datetime]:
+        return {t: self.seen[t] for t in tokens if t in self.seen}
+
+    def remember_first_seen(self, sightings: Mapping[str, datetime]) -> dict[str, datetime]:
+        for token, at in sightings.items():
+            self.seen.setdefault(token, at)
+        return {t: self.seen[t] for t in sightings}
+
+    def claim(self, token: str, owner: str, now: datetime) -> bool:
+        return self.claims.setdefault(token, owner) == owner
+
+    def kill_switch(self) -> KillSwitch:
+        return self.switch
+
+    def find_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None:
+        return self.decisions.get((token, source.value, delivery_id))
+
+    def record(self, decisions: Sequence[Decision]) -> None:
+        if self.fail_record is not None:
+            raise self.fail_record
+        for d in decisions:
+            self.writes.append(d)
+            self.decisions[(d.token, d.source.value, d.delivery_id)] = d
+
+    def of(self, token: str) -> list[Decision]:
+        return [d for (t, _, _), d in self.decisions.items() if t == token]
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.sent: list = []
+        self.fail: QueueError | None = None
+
+    def send(self, item: DeadLetter | Sequence[WorkMessage]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        if isinstance(item, DeadLetter):
+            self.sent.append(item)
+        else:
+            self.sent.extend(item)
+
+
+class World:
+    """A reaper over fakes, and the fakes to look at."""
+
+    def __init__(self, **config: object) -> None:
+        defaults: dict[str, object] = {"dry_run": False, "max_cancellations_per_run": 50}
+        self.config = ReaperConfig.model_validate({**defaults, **config})
+        self.clock = FakeClock()
+        self.cc = FakeCloudControl()
+        self.audit = FakeAudit()
+        self.dlq = FakeQueue()
+        self.work = FakeQueue()
+        self.reaper = Reaper(
+            config=self.config,
+            cloud_control=self.cc,
+            audit=self.audit,
+            dead_letters=self.dlq,
+            work_queue=self.work,
+            clock=self.clock,
+            workers=4,
+            follow_poll_seconds=1.0,
+        )
+
+    def run(self, request_id: str = "req-1"):
+        return self.reaper.run(request_id)
+
+
+def throttled() -> CloudControlError:
+    return CloudControlError("ThrottlingException", "Rate exceeded")
