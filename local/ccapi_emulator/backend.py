@@ -347,7 +347,8 @@ class EmulatorBackend:
         """One request as it is now, or None if unknown or forgotten."""
         with self._lock:
             now = self.clock.now()
-            found = self._live(token, now)
+            self._purge(now)
+            found = self._by_token.get(token)
             return None if found is None else RequestView.of(found, now)
 
     def snapshot(self, *, include_requests: bool = True) -> Snapshot:
@@ -462,10 +463,10 @@ class EmulatorBackend:
         return {"ProgressEvent": request.progress_event(now)}
 
     def _get_resource_request_status(self, params: Json, now: float) -> Json:
-        return {"ProgressEvent": self._find(params["RequestToken"], now).progress_event(now)}
+        return {"ProgressEvent": self._find(params["RequestToken"]).progress_event(now)}
 
     def _cancel_resource_request(self, params: Json, now: float) -> Json:
-        request = self._find(params["RequestToken"], now)
+        request = self._find(params["RequestToken"])
         status, _ = request.state(now)
         if status not in CANCELLABLE:
             self._cancel_noops.append(request.token)
@@ -490,11 +491,9 @@ class EmulatorBackend:
             if cursor
             else len(self._ordered) - 1
         )
-        cutoff = now - self._config.retention_seconds
         page: list[Json] = []
         next_token = None
-        # Newest first. Ordered by creation, so the first forgotten request ends the walk.
-        while index >= 0 and self._ordered[index].created_at >= cutoff:
+        while index >= 0:  # newest first
             request = self._ordered[index]
             if request.operation in operations and request.state(now)[0] in statuses:
                 if len(page) == limit:
@@ -541,14 +540,8 @@ class EmulatorBackend:
         self._by_token[request.token] = request
         self._resources.setdefault((request.type_name, request.identifier), []).append(request)
 
-    def _live(self, token: str, now: float) -> _Request | None:
+    def _find(self, token: str) -> _Request:
         request = self._by_token.get(token)
-        if request is None or request.created_at < now - self._config.retention_seconds:
-            return None
-        return request
-
-    def _find(self, token: str, now: float) -> _Request:
-        request = self._live(token, now)
         if request is None:
             raise errors.token_not_found(token)
         return request
@@ -569,7 +562,11 @@ class EmulatorBackend:
         return last[1].resource_model or "{}"
 
     def _purge(self, now: float) -> None:
-        """Forget requests older than the retention (7 days), as AWS does."""
+        """Forget requests older than the retention (7 days), as AWS does.
+
+        The one place that decides expiry; every read of the state calls it first. It walks
+        the requests only when the oldest one has expired.
+        """
         if now < self._next_purge_at:
             return
         cutoff = now - self._config.retention_seconds

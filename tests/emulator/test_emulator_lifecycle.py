@@ -123,6 +123,18 @@ def test_cancelling_moves_to_cancel_in_progress_then_cancel_complete(client, bac
     assert snapshot.requests[token].cancelled_at.timestamp() == pytest.approx(now, abs=0.01)
 
 
+def test_with_no_cancel_delay_the_answer_still_says_cancel_in_progress(client, backend):
+    # Given cancels that complete at once
+    backend.configure(cancel_complete_after_seconds=0)
+    [token] = backend.seed(1, status="IN_PROGRESS")
+
+    # When it is cancelled, Then the answer is CANCEL_IN_PROGRESS, as AWS answers a cancel
+    answer = client.cancel_resource_request(RequestToken=token)["ProgressEvent"]
+    assert answer["OperationStatus"] == "CANCEL_IN_PROGRESS"
+    # And the next look finds it complete
+    assert _event(client, token)["OperationStatus"] == "CANCEL_COMPLETE"
+
+
 def test_a_cancelled_request_never_finishes_its_old_lifecycle(client, backend):
     backend.set_lifecycle(DB, Lifecycle.succeed(10))
     token = _create(client)
