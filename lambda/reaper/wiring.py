@@ -32,7 +32,7 @@ CONNECT_TIMEOUT_SECONDS = 3
 READ_TIMEOUT_SECONDS = 10
 # botocore's standard mode retries throttling, 5xx (ConcurrentModificationException is a
 # 500) and timeouts with jittered backoff; every attempt still waits for the token bucket.
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # in all, the first attempt included
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class AwsClients:
 
 def client_config(pool: int = WORKERS + 4) -> Config:
     return Config(
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         max_pool_connections=pool,
