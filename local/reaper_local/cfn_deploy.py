@@ -16,7 +16,7 @@ What `cdk deploy` does after `cdk bootstrap`, done against a moto server endpoin
    so an override alone fails); no resource of the template is touched;
 4. ``CreateStack`` with that template, waiting for CREATE_COMPLETE.
 
-Two honest differences from AWS, both reported in :class:`DeployedStack`:
+Three honest differences from AWS, all reported in :class:`DeployedStack`:
 
 - moto's CloudFormation skips resource types it does not implement (for this template the
   queue and topic policies, the CloudWatch alarms and the Lambda event invoke config); they
@@ -25,6 +25,11 @@ Two honest differences from AWS, both reported in :class:`DeployedStack`:
   an enabled event source mapping. There is no Docker here and the local runner plays the
   SQS poller itself, so the mappings are disabled after creation
   (``disabled_event_source_mappings``); pass ``disable_event_source_mappings=False`` to keep them.
+- moto never fires schedules, yet treats a rule without an event pattern (a schedule rule) as
+  matching every event put on its bus, and cannot deliver to a Lambda target: with the
+  schedule rule's target in place every PutEvents on the default bus fails. The targets of
+  schedule rules are removed after creation (``removed_schedule_targets``, rule names); the
+  local runner starts sweeps itself.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ class DeployedStack:
     skipped_resource_types: tuple[str, ...]
     disabled_event_source_mappings: tuple[str, ...]
     redirected_parameters: dict[str, str]  # public SSM name -> local stand-in name
+    removed_schedule_targets: tuple[str, ...]  # schedule rules left without targets
 
 
 def deploy_to_moto(
@@ -108,9 +114,11 @@ def deploy_to_moto(
     stack = _wait_for_completion(cloudformation, stack_name)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
+    resources = cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
     disabled: tuple[str, ...] = ()
     if disable_event_source_mappings:
-        disabled = _disable_event_source_mappings(client("lambda"), cloudformation, stack_name)
+        disabled = _disable_event_source_mappings(client("lambda"), resources)
+    detached = _detach_schedule_targets(client("events"), template, resources)
     return DeployedStack(
         stack_name=stack_name,
         stack_id=stack_id,
@@ -119,6 +127,7 @@ def deploy_to_moto(
         skipped_resource_types=unsupported_resource_types(template),
         disabled_event_source_mappings=disabled,
         redirected_parameters=redirected,
+        removed_schedule_targets=detached,
     )
 
 
@@ -206,10 +215,7 @@ def _wait_for_completion(cloudformation: CloudFormationClient, stack_name: str) 
     return cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
 
 
-def _disable_event_source_mappings(
-    lambda_client: Any, cloudformation: CloudFormationClient, stack_name: str
-) -> tuple[str, ...]:
-    resources = cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+def _disable_event_source_mappings(lambda_client: Any, resources: Any) -> tuple[str, ...]:
     disabled = []
     for resource in resources:
         if resource["ResourceType"] == "AWS::Lambda::EventSourceMapping":
@@ -217,6 +223,26 @@ def _disable_event_source_mappings(
             lambda_client.update_event_source_mapping(UUID=uuid, Enabled=False)
             disabled.append(uuid)
     return tuple(disabled)
+
+
+def _detach_schedule_targets(
+    events: Any, template: dict[str, Any], resources: Any
+) -> tuple[str, ...]:
+    scheduled = {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Events::Rule"
+        and "ScheduleExpression" in resource.get("Properties", {})
+    }
+    detached = []
+    for resource in resources:
+        if resource["LogicalResourceId"] in scheduled:
+            rule = resource["PhysicalResourceId"]
+            target_ids = [t["Id"] for t in events.list_targets_by_rule(Rule=rule)["Targets"]]
+            if target_ids:
+                events.remove_targets(Rule=rule, Ids=target_ids)
+            detached.append(rule)
+    return tuple(detached)
 
 
 def _substitute(text: str, substitutions: dict[str, str]) -> str:
