@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_lambda as lambda_
@@ -35,15 +35,8 @@ class ReaperMonitoring(Construct):
         self.topic = sns.Topic(
             self, "AlarmTopic", display_name="Cloud Control Reaper alarms", enforce_ssl=True
         )
-        Validations.of(self.topic).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SNS2",
-                reason="Alarm notifications carry alarm names and states, no data. CloudWatch "
-                "cannot publish to a topic encrypted with the AWS-managed key aws/sns (its "
-                "key policy cannot grant CloudWatch), so SSE would need a customer-managed "
-                "KMS key per stack, at a cost, for no confidentiality gain.",
-            )
-        )
+        # No SSE: CloudWatch cannot publish to a topic encrypted with the AWS-managed key
+        # aws/sns, and notifications carry alarm names and states only (docs/infrastructure.md).
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
