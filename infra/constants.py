@@ -69,6 +69,8 @@ CLOUD_CONTROL_ACTIONS: Final = (
 ALARM_PERIOD_MINUTES: Final = 5
 DURATION_ALARM_FRACTION: Final = 0.8  # alarm when an invocation used 80 % of its timeout
 WORK_QUEUE_AGE_ALARM_SECONDS: Final = 3600
+# Powertools metric of the reaper (lambda/reaper/observability.py), dimension "service".
+FAILED_METRIC_NAME: Final = "Failed"
 
 # Stack outputs (read by the CLI, the local deployer and the tests).
 OUTPUT_AUDIT_TABLE_NAME: Final = "AuditTableName"

@@ -49,6 +49,13 @@ class ReaperMonitoring(Construct):
         queue_age = queues.work_queue.metric_approximate_age_of_oldest_message(
             period=PERIOD, statistic=cloudwatch.Stats.MAXIMUM
         )
+        failed = cloudwatch.Metric(
+            namespace=c.METRICS_NAMESPACE,
+            metric_name=c.FAILED_METRIC_NAME,
+            dimensions_map={"service": c.SERVICE_NAME},
+            period=PERIOD,
+            statistic=cloudwatch.Stats.SUM,
+        )
         near_timeout_ms = timeout.to_milliseconds() * c.DURATION_ALARM_FRACTION
 
         self.alarms = [
@@ -60,6 +67,13 @@ class ReaperMonitoring(Construct):
                 "for good. Inspect and replay them with cc-reaper.",
             ),
             self._alarm("ErrorsAlarm", errors, 1, "The reaper function raised errors."),
+            self._alarm(
+                "FailedDecisionsAlarm",
+                failed,
+                1,
+                "The reaper recorded failed decisions (a cancellation or status call that "
+                "failed for good): see the audit and the dead-letter queue.",
+            ),
             self._alarm(
                 "ThrottlesAlarm",
                 throttles,

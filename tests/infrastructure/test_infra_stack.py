@@ -365,7 +365,7 @@ def test_cloudtrail_cloud_control_calls_go_to_the_work_queue(synthesized: Synthe
 # Operations -------------------------------------------------------------------------------
 
 
-def test_alarms_watch_dlq_errors_throttles_duration_and_queue_age(
+def test_alarms_watch_dlq_errors_failures_throttles_duration_and_queue_age(
     synthesized: Synthesized,
 ) -> None:
     topic_id, _ = synthesized.only("AWS::SNS::Topic")
@@ -379,7 +379,11 @@ def test_alarms_watch_dlq_errors_throttles_duration_and_queue_age(
         ("AWS/Lambda", "Throttles"),
         ("AWS/Lambda", "Duration"),
         ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ("CloudControlReaper", "Failed"),
     }
+    assert alarms[("CloudControlReaper", "Failed")]["Dimensions"] == [
+        {"Name": "service", "Value": "cloudcontrol-reaper"}
+    ]
     assert alarms[("AWS/SQS", "ApproximateNumberOfMessagesVisible")]["Threshold"] == 1
     assert alarms[("AWS/Lambda", "Errors")]["Threshold"] == 1
     assert alarms[("AWS/Lambda", "Duration")]["Threshold"] == 0.8 * DEFAULT_TIMEOUT_SECONDS * 1000
