@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 from ccapi_emulator import EmulatorConfig, EmulatorServer
 from moto.server import ThreadedMotoServer
+from reaper.clock import SystemClock
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -55,11 +58,21 @@ def emulator_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def emulator(emulator_server: Any) -> Iterator[Any]:
-    """The emulator's backend, reset for this test."""
-    emulator_server.backend.reset()
-    yield emulator_server.backend
-    emulator_server.backend.reset()
+def emulator(emulator_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The emulator's backend, reset for this test.
+
+    The reaper's clock reads the emulator's manual clock, and its sleeps move that clock
+    forward: both sides agree on ages whatever earlier tests advanced, and following a
+    cancel never sleeps for real.
+    """
+    backend = emulator_server.backend
+    backend.reset()
+    monkeypatch.setattr(
+        SystemClock, "now", lambda self: datetime.fromtimestamp(backend.clock.now(), UTC)
+    )
+    monkeypatch.setattr(SystemClock, "sleep", lambda self, seconds: backend.clock.advance(seconds))
+    yield backend
+    backend.reset()
 
 
 def aws_client(service: str, endpoint_url: str) -> Any:
@@ -229,9 +242,11 @@ class FakeLambdaContext:
     log_group_name: str = "/aws/lambda/cloudcontrol-reaper"
     log_stream_name: str = "stream"
     remaining_ms: int = 300_000
+    started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+        """Counts down from ``remaining_ms`` like Lambda's."""
+        return max(0, self.remaining_ms - int((time.monotonic() - self.started) * 1000))
 
 
 @pytest.fixture
