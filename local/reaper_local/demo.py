@@ -1,0 +1,548 @@
+"""`make demo`: what the reaper does in an account, end to end, in well under two minutes.
+
+moto's server and the Cloud Control emulator run in this process; the synthesized stack is
+created in moto's CloudFormation, so the audit table, queues and rules have the names the
+template gives them. Real boto3 CreateResource/UpdateResource/DeleteResource calls start a mix
+of requests on an emulator clock that runs ten hours in the past and is then moved to the
+present; the real handler (``reaper.handler.lambda_handler``, environment read back from the
+deployed function) then gets a scheduled sweep, an SQS batch, a custom cancel event and a
+CloudTrail event, the last two put on moto's EventBridge and delivered by the stack's rules to
+the work queue. The report is read back from the audit table, the queues and the emulator, and
+compared with what the scenario expected: exit status 0 only if every check holds.
+
+Run: ``python -m reaper_local.demo [--log-level INFO]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ccapi_emulator import EmulatorConfig, EmulatorServer, Lifecycle, Snapshot
+from reaper.models import Decision, Outcome, Source
+from rich.console import Console
+from rich.table import Table
+
+from reaper_local.demo_scenario import (
+    BATCH_REASON,
+    CAP,
+    CUSTOM_REASON,
+    FORGOTTEN_TOKEN,
+    HISTORY_SECONDS,
+    LIFECYCLES,
+    MALFORMED_BODY,
+    STACK_CONTEXT,
+    Planned,
+    by_name,
+    plan,
+)
+from reaper_local.localstack import LocalAccount
+from reaper_local.runner import LocalContext, SqsPoller
+
+CONSOLE_MIN_WIDTH = 130
+RECEIVE_ATTEMPTS = 20
+
+
+@dataclass
+class Timings:
+    started: float = field(default_factory=time.monotonic)
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, name: str, since: float) -> None:
+        self.marks[name] = time.monotonic() - since
+
+    @property
+    def total(self) -> float:
+        return time.monotonic() - self.started
+
+
+@dataclass(frozen=True)
+class ReadBack:
+    """What the account says after the run: audit items, queues, Cloud Control's state."""
+
+    decisions: dict[str, list[Decision]]  # by planned request name
+    invalid: list[Decision]
+    forgotten: list[Decision]
+    letters: list[dict[str, Any]]
+    delayed: int
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True)
+class Check:
+    what: str
+    expected: str
+    actual: str
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.actual
+
+
+class ClockFollower:
+    """Once the emulator's clock has caught up with the present, keep it on wall time, so a
+    cancel completes (1 s in CANCEL_IN_PROGRESS) while the reaper follows it."""
+
+    def __init__(self, server: EmulatorServer) -> None:
+        self._clock = server.backend.clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clock-follower", daemon=True)
+
+    def catch_up(self) -> None:
+        behind = time.time() - self._clock.now()
+        if behind > 0:
+            self._clock.advance(behind)
+
+    def __enter__(self) -> ClockFollower:
+        self.catch_up()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.catch_up()
+
+
+# ---------------------------------------------------------------------- the account's requests
+def start_requests(cloudcontrol: Any, server: EmulatorServer, planned: list[Planned]) -> None:
+    """Real CreateResource/UpdateResource/DeleteResource calls, each at its time in the past."""
+    clock = server.backend.clock
+    start = clock.now()
+    names = by_name(planned)
+    for request in sorted(planned, key=lambda p: p.start_offset):
+        due = start + request.start_offset
+        if due > clock.now():
+            clock.advance(due - clock.now())
+        if request.operation == "CREATE":
+            event = cloudcontrol.create_resource(
+                TypeName=request.type_name, DesiredState=json.dumps(request.desired_state)
+            )["ProgressEvent"]
+        elif request.operation == "UPDATE":
+            request.identifier = names["bucket"].identifier
+            event = cloudcontrol.update_resource(
+                TypeName=request.type_name,
+                Identifier=request.identifier,
+                PatchDocument=json.dumps(
+                    [{"op": "add", "path": "/Tags", "value": [{"Key": "team", "Value": "demo"}]}]
+                ),
+            )["ProgressEvent"]
+        else:
+            event = cloudcontrol.delete_resource(
+                TypeName=request.type_name, Identifier=request.identifier
+            )["ProgressEvent"]
+        request.token = event["RequestToken"]
+        request.identifier = event.get("Identifier") or request.identifier
+
+
+# ---------------------------------------------------------------------- events
+def scheduled_event(account_id: str, region: str, rule: str) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account_id,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{account_id}:rule/{rule}"],
+        "detail": {},
+    }
+
+
+def cloudtrail_detail(request: Planned, region: str) -> dict[str, Any]:
+    """What CloudTrail records for a CreateResource call (shape not verified: facts.md)."""
+    return {
+        "eventVersion": "1.09",
+        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "cloudcontrolapi.amazonaws.com",
+        "eventName": "CreateResource",
+        "awsRegion": region,
+        "requestParameters": {
+            "typeName": request.type_name,
+            "desiredState": "HIDDEN_DUE_TO_SECURITY_REASONS",
+        },
+        "responseElements": {
+            "progressEvent": {
+                "typeName": request.type_name,
+                "requestToken": request.token,
+                "operation": request.operation,
+                "operationStatus": "IN_PROGRESS",
+            }
+        },
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+    }
+
+
+# ---------------------------------------------------------------------- the demo
+class Demo:
+    def __init__(self, console: Console, log_level: str) -> None:
+        self.console = console
+        self.log_level = log_level
+        self.timings = Timings()
+        self.planned = plan()
+        self.notes: list[str] = []
+        self.sweep_result: dict[str, Any] = {}
+
+    def step(self, text: str) -> None:
+        self.console.print(f"[bold cyan]▶[/] {text}")
+
+    def run(self) -> int:
+        config = EmulatorConfig(
+            manual_clock=True,
+            start_time=time.time() - HISTORY_SECONDS,
+            rate_per_second=None,
+            cancel_complete_after_seconds=1.0,
+            default_lifecycle=Lifecycle.succeed(30),
+            lifecycles=LIFECYCLES,
+        )
+        with LocalAccount(config) as account:
+            self.step(
+                f"moto server at {account.moto_endpoint}, Cloud Control emulator at "
+                f"{account.emulator.endpoint_url} (clock set 10 h in the past)"
+            )
+            since = time.monotonic()
+            self.step("Synthesizing the CDK app and creating the stack in moto's CloudFormation")
+            stack = account.synthesize_and_deploy(STACK_CONTEXT)
+            self.timings.mark("synth + deploy", since)
+            self.console.print(
+                f"  {stack.stack_name}: {stack.status}; table {stack.outputs['AuditTableName']}"
+            )
+            self.console.print(
+                "  moto differs from AWS here: it skips "
+                f"{', '.join(stack.skipped_resource_types)}; the SQS event source mapping is "
+                "disabled (this demo plays the poller) and the schedule rule has no target "
+                "(this demo starts the sweep)."
+            )
+            env = {
+                **account.function_env(stack),
+                **account.endpoint_env(),
+                "POWERTOOLS_LOG_LEVEL": self.log_level,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true" if self.log_level != "DEBUG" else "false",
+            }
+            os.environ.update(env)
+            reaper_config = json.loads(env["REAPER_CONFIG"])
+            self.console.print(
+                "  REAPER_CONFIG (from the template): "
+                f"dry_run={reaper_config['dry_run']}, "
+                f"max_cancellations_per_run={reaper_config['max_cancellations_per_run']}, "
+                f"exclude_types={reaper_config['exclude_types']}, default threshold "
+                f"{reaper_config['default_threshold_minutes']} min, AWS::RDS::* 1440 min"
+            )
+
+            since = time.monotonic()
+            self.step("Starting Cloud Control requests with boto3 (10 h ago up to 20 min ago)")
+            start_requests(account.client("cloudcontrol"), account.emulator, self.planned)
+            with ClockFollower(account.emulator):
+                self.feed_the_handler(account, stack.outputs)
+                self.timings.mark("reaper", since)
+                return self.report(account, stack.outputs)
+
+    # ------------------------------------------------------------------ the four inputs
+    def feed_the_handler(self, account: LocalAccount, outputs: dict[str, str]) -> None:
+        from reaper.handler import lambda_handler  # noqa: PLC0415 - after the env is set
+
+        names = by_name(self.planned)
+        sqs = account.client("sqs")
+        work_queue = outputs["WorkQueueUrl"]
+        poller = SqsPoller(sqs, work_queue, lambda_handler, outputs["FunctionName"])
+
+        self.step("1. Scheduled sweep (EventBridge schedule → function)")
+        event = scheduled_event("123456789012", account.region, outputs["ScheduleRuleName"])
+        self.sweep_result = lambda_handler(event, LocalContext(outputs["FunctionName"]))
+        self.console.print(f"  handler returned {self.sweep_result}")
+
+        self.step("2. SQS batch on the work queue (sent, received, handed over as Lambda does)")
+        bodies = [
+            names["bucket"].token,
+            json.dumps(
+                {
+                    "requestTokens": [names["database"].token, names["table"].token],
+                    "reason": BATCH_REASON,
+                }
+            ),
+            names["bucket-update"].token,
+            FORGOTTEN_TOKEN,
+            MALFORMED_BODY,
+        ]
+        for body in bodies:
+            sqs.send_message(QueueUrl=work_queue, MessageBody=body)
+        self.poll(poller, len(bodies), "batch")
+
+        events = account.client("events")
+        self.step("3. Custom cancel event (PutEvents → CancelRule → work queue → function)")
+        detail = {
+            "requestTokens": [names["logs-1"].token, names["logs-3"].token],
+            "reason": CUSTOM_REASON,
+        }
+        self.put_and_poll(events, poller, "cloudcontrol-reaper", "Cancel Resource Request", detail)
+
+        self.step(
+            "4. CloudTrail event (PutEvents → CloudTrailRule → work queue → function; in AWS "
+            "CloudTrail emits it: PutEvents refuses sources starting with 'aws.', moto does not)"
+        )
+        trail = cloudtrail_detail(names["logs-young"], account.region)
+        self.put_and_poll(
+            events, poller, "aws.cloudcontrolapi", "AWS API Call via CloudTrail", trail
+        )
+
+    def put_and_poll(
+        self, events: Any, poller: SqsPoller, source: str, detail_type: str, detail: Any
+    ) -> None:
+        response = events.put_events(
+            Entries=[{"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}]
+        )
+        if response["FailedEntryCount"]:
+            raise RuntimeError(f"PutEvents refused the event: {response['Entries']}")
+        self.poll(poller, 1, "event")
+
+    def poll(self, poller: SqsPoller, expected: int, what: str) -> None:
+        """Receive until ``expected`` messages were handed to the function."""
+        handed = 0
+        for _ in range(RECEIVE_ATTEMPTS):
+            messages = poller.receive()
+            if messages:
+                batch = poller.invoke(messages)
+                handed += len(messages)
+                failed = len(batch.failed_ids)
+                self.console.print(
+                    f"  {what} of {len(messages)} message(s): "
+                    f"{len(messages) - failed} done, {failed} returned to the queue"
+                )
+            if handed >= expected:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"only {handed} of {expected} messages reached the work queue")
+
+    # ------------------------------------------------------------------ reading back
+    def report(self, account: LocalAccount, outputs: dict[str, str]) -> int:
+        from reaper.service import INVALID_TOKEN_KEY  # noqa: PLC0415
+        from reaper.settings import Settings  # noqa: PLC0415
+        from reaper.wiring import build_audit_table, build_clients  # noqa: PLC0415
+
+        audit = build_audit_table(Settings.from_env(), build_clients())
+        sqs = account.client("sqs")
+        back = ReadBack(
+            decisions={p.name: audit.by_token(p.token) for p in self.planned},
+            invalid=audit.by_token(INVALID_TOKEN_KEY),
+            forgotten=audit.by_token(FORGOTTEN_TOKEN),
+            letters=peek(sqs, outputs["DeadLetterQueueUrl"]),
+            delayed=int(
+                sqs.get_queue_attributes(
+                    QueueUrl=outputs["WorkQueueUrl"],
+                    AttributeNames=["ApproximateNumberOfMessagesDelayed"],
+                )["Attributes"]["ApproximateNumberOfMessagesDelayed"]
+            ),
+            snapshot=account.emulator.backend.snapshot(),
+        )
+        self.render_decisions(back)
+        self.render_dead_letters(back.letters)
+        checks = self.checks(back)
+        self.render_checks(checks)
+        failed = [c for c in checks if not c.ok]
+        timing = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.marks.items())
+        if failed:
+            self.console.print(
+                f"[bold red]DEMO FAILED:[/] {len(failed)} of {len(checks)} checks do not hold "
+                f"(first: {failed[0].what}: expected {failed[0].expected}, "
+                f"got {failed[0].actual})"
+            )
+        else:
+            names = {p.token: p.name for p in self.planned}
+            cancelled = sorted(names[t] for t in back.snapshot.cancelled if t in names)
+            self.console.print(
+                f"[bold green]All {len(checks)} checks hold:[/] the report matches the audit "
+                f"table, the queues and Cloud Control's state ({len(cancelled)} cancelled: "
+                f"{', '.join(cancelled)})."
+            )
+        self.console.print(f"Took {self.timings.total:.1f} s ({timing}).")
+        return 1 if failed else 0
+
+    def render_decisions(self, back: ReadBack) -> None:
+        cancelled = Table(title="Cancelled (read back from the audit table)", title_justify="left")
+        left = Table(title="Left alone, and why (audit table)", title_justify="left")
+        for table in (cancelled, left):
+            for column in ("request", "type", "op", "by", "outcome"):
+                table.add_column(column, no_wrap=True)
+            table.add_column("why", overflow="fold")
+        rows = [(p.name, d) for p in self.planned for d in back.decisions[p.name]]
+        rows += [("(forgotten token)", d) for d in back.forgotten]
+        for name, d in sorted(rows, key=lambda row: row[1].decided_at):
+            row = (
+                name,
+                d.type_name or "-",
+                d.operation or "-",
+                d.source.value,
+                d.outcome.value,
+                why(d),
+            )
+            if d.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE):
+                cancelled.add_row(*row, style="green")
+            else:
+                left.add_row(*row)
+        self.console.print(cancelled)
+        self.console.print(left)
+        self.console.print(
+            f"  The sweep also listed healthy requests it did not store: "
+            f"{self.sweep_result.get('listed', '?')} listed, "
+            f"{self.sweep_result.get('decided', '?')} stale ones decided and audited."
+        )
+
+    def render_dead_letters(self, letters: list[dict[str, Any]]) -> None:
+        table = Table(title="Dead-letter queue (read back, left in place)", title_justify="left")
+        for column in ("error", "tokens", "source", "original body"):
+            table.add_column(column, overflow="fold")
+        for letter in letters:
+            table.add_row(
+                f"{letter['error']['code']}: {letter['error']['message']}",
+                str(len(letter["requestTokens"])),
+                letter["source"],
+                letter["original"][:120],
+            )
+        self.console.print(table)
+
+    def render_checks(self, checks: list[Check]) -> None:
+        table = Table(title="Checks: expected vs what the account says", title_justify="left")
+        for column in ("", "check", "expected", "actual"):
+            table.add_column(column, overflow="fold")
+        for check in checks:
+            mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
+            table.add_row(mark, check.what, check.expected, check.actual)
+        self.console.print(table)
+
+    def checks(self, back: ReadBack) -> list[Check]:
+        checks: list[Check] = []
+        for p in self.planned:
+            expected = ", ".join(sorted(f"{s.value}:{o.value}" for s, o in p.expected))
+            checks.append(Check(f"audit of {p.name}", expected, pairs(back.decisions[p.name])))
+            request = back.snapshot.requests.get(p.token)
+            status = request.status if request else "gone"
+            checks.append(Check(f"Cloud Control status of {p.name}", p.final_status, status))
+        checks.append(
+            Check(
+                "audit of the forgotten token",
+                "sqs:not_found",
+                pairs(back.forgotten),
+            )
+        )
+        checks.append(
+            Check(
+                "audit of the malformed message",
+                "sqs:invalid",
+                pairs(back.invalid),
+            )
+        )
+        expected_cancelled = sorted(p.token for p in self.planned if p.cancelled)
+        checks.append(
+            Check(
+                "requests Cloud Control cancelled (tokens)",
+                ", ".join(t[:8] for t in expected_cancelled),
+                ", ".join(t[:8] for t in sorted(back.snapshot.cancelled)),
+            )
+        )
+        checks.append(
+            Check(
+                "dead letters",
+                "InvalidToken (original kept)",
+                ", ".join(
+                    f"{letter['error']['code']}"
+                    + (" (original kept)" if letter["original"] == MALFORMED_BODY else "")
+                    for letter in back.letters
+                ),
+            )
+        )
+        checks.append(Check("re-checks waiting in the work queue", "1", str(back.delayed)))
+        stale = sum(1 for p in self.planned if any(s is Source.SWEEP for s, _ in p.expected))
+        checks.append(
+            Check(
+                "sweep: stale requests decided (cap 3)",
+                str(stale),
+                str(self.sweep_result.get("decided")),
+            )
+        )
+        return checks
+
+
+def pairs(decisions: list[Decision]) -> str:
+    """``source:outcome`` of each decision, sorted: what the checks compare."""
+    return ", ".join(sorted(f"{d.source.value}:{d.outcome.value}" for d in decisions))
+
+
+def peek(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every message body in the queue, parsed, left in place (visibility 0)."""
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(3):
+        for message in sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0
+        ).get("Messages", []):
+            found[message["MessageId"]] = json.loads(message["Body"])
+    return list(found.values())
+
+
+def why(d: Decision) -> str:
+    """One line a human reads, from the audited fields only."""
+    age = duration(d.age_seconds)
+    threshold = duration(d.threshold_minutes * 60 if d.threshold_minutes else None)
+    reason = f"; reason: {d.reason}" if d.reason else ""
+    if d.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE):
+        after = d.status_after.value if d.status_after else "?"
+        text = f"{d.status_seen} for {age} ≥ threshold {threshold} → {after}"
+    elif d.outcome is Outcome.DEFERRED_CAP:
+        text = f"stale ({age} ≥ {threshold}) but this run's cap of {CAP} was used up"
+    elif d.outcome is Outcome.NOT_STALE:
+        text = f"{age} old, under its threshold {threshold}"
+    elif d.outcome is Outcome.WATCHING:
+        text = f"{age} old, threshold {threshold}: re-check queued on the work queue"
+    elif d.outcome is Outcome.FILTERED:
+        text = f"{d.type_name} is excluded by config (exclude_types)"
+    elif d.outcome is Outcome.TERMINAL:
+        text = f"already {d.status_seen}: nothing to cancel"
+    elif d.outcome is Outcome.NOT_FOUND:
+        text = "Cloud Control does not know it (never existed, or older than 7 days)"
+    else:
+        text = f"{d.error_code}: {d.error_message}"
+    return text + reason
+
+
+def duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "?"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m reaper_local.demo", description=__doc__.split("\n\n")[0] if __doc__ else ""
+    )
+    parser.add_argument(
+        "--log-level",
+        default="ERROR",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="the reaper's Powertools log level (its JSON logs go to stdout)",
+    )
+    args = parser.parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else CONSOLE_MIN_WIDTH)
+    console.print("[bold]Cloud Control Request Reaper: local demo[/] (no network, no Docker)")
+    try:
+        return Demo(console, args.log_level).run()
+    except Exception as exc:  # the edge: one line, not a traceback
+        console.print(f"[bold red]DEMO FAILED:[/] {type(exc).__name__}: {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
