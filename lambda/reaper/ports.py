@@ -63,9 +63,9 @@ class AuditStore(Protocol):
         """Store each sighting unless one exists; returns the first sighting of each token."""
         ...
 
-    def claim(self, token: str, owner: str, now: datetime) -> bool:
-        """Take the right to cancel the token: True for the first owner (or the same owner
-        again, or after a claim went stale), False when another owner holds it."""
+    def claim(self, tokens: Sequence[str], owner: str, now: datetime) -> set[str]:
+        """Take the right to cancel these tokens; returns those now held by ``owner`` (the
+        first owner, the same owner again, or any owner once a claim went stale)."""
         ...
 
     def kill_switch(self) -> KillSwitch: ...

@@ -71,6 +71,10 @@ ORIGINAL_MAX_CHARS = 200 * 1024
 KILL_SWITCH_CACHE_SECONDS = 5.0
 
 
+# A request chosen for cancelling, with what the decision needs to say about it.
+Chosen = tuple[RequestStatus, datetime | None, Assessment]
+
+
 class RetryLater(ReaperError):
     """The SQS record should fail and come back: some tokens failed, retries remain."""
 
@@ -220,20 +224,16 @@ class Run:
                 with ThreadPoolExecutor(self._r.workers, thread_name_prefix="cancel") as pool:
                     for page in self._r.cloud_control.list_requests(ACTIVE_STATUSES):
                         listed += len(page)
+                        chosen: list[Chosen] = []
                         for request, first_seen, assessment in self._assess_page(page):
                             decision = self._gate(request, first_seen, assessment, delivery)
                             if decision is not None:
                                 decisions.append(decision)
                             elif assessment.stale:
-                                futures.append(
-                                    pool.submit(
-                                        self._claim_and_cancel,
-                                        request,
-                                        first_seen,
-                                        assessment,
-                                        delivery,
-                                    )
-                                )
+                                chosen.append((request, first_seen, assessment))
+                        futures.extend(
+                            pool.submit(self._claim_and_cancel, c, delivery) for c in chosen
+                        )
                         if self.deadline.near():
                             stopped_early = True
                             break
@@ -325,7 +325,7 @@ class Run:
             return _failed(self._seen(base, request, first_seen, assessment), exc)
         if decision is not None or not assessment.stale:
             return decision
-        result = self._claim_and_cancel(request, first_seen, assessment, delivery)
+        result = self._claim_and_cancel((request, first_seen, assessment), delivery)
         if isinstance(result, RequestStatus):
             raise DeadlineNear()
         return result
@@ -385,28 +385,43 @@ class Run:
         return decision.but(outcome=outcome)
 
     def _claim_and_cancel(
+        self, chosen: Chosen, delivery: Delivery
+    ) -> Decision | RequestStatus | None:
+        """Claim, then cancel (in a pool thread for a sweep). None when another delivery holds
+        the claim: it cancels and records, so there is no second cancel and no second outcome.
+        The request itself when the deadline is too near to start (the caller hands it off)."""
+        request = chosen[0]
+        if self.deadline.near():
+            return request
+        owner = f"{delivery.source.value}#{delivery.delivery_id}"
+        try:
+            held = self._r.audit.claim([request.token], owner, self._r.clock.now())
+        except StoreError as exc:
+            return _failed(self._seen(self._base(request.token, delivery), *chosen), exc)
+        if not held:
+            with self._lock:
+                self.report.claimed_elsewhere += 1
+            logger.info(
+                "claimed by another delivery",
+                extra={"token": request.token, "source": delivery.source.value, "owner": owner},
+            )
+            return None
+        return self._cancel(*chosen, delivery)
+
+    def _cancel(
         self,
         request: RequestStatus,
         first_seen: datetime | None,
         assessment: Assessment,
         delivery: Delivery,
-    ) -> Decision | RequestStatus | None:
-        """Claim, then cancel. Returns the request itself when the deadline is too near to
-        start (the caller hands it off), None when another delivery holds the claim."""
-        if self.deadline.near():
-            return request
+    ) -> Decision:
+        """Cancel a claimed request."""
         decision = self._seen(self._base(request.token, delivery), request, first_seen, assessment)
-        owner = f"{delivery.source.value}#{delivery.delivery_id}"
         try:
-            if not self._r.audit.claim(request.token, owner, decision.decided_at):
-                with self._lock:
-                    self.report.claimed_elsewhere += 1
-                logger.info("claimed by another delivery", extra=_keys(decision, None))
-                return None
             after = self._r.cloud_control.cancel(request.token)
         except RequestNotFound:
             return decision.but(outcome=Outcome.NOT_FOUND)
-        except (CloudControlError, StoreError) as exc:
+        except CloudControlError as exc:
             return _failed(decision, exc)
         if after.status in CANCEL_STATUSES:
             outcome = (

@@ -54,10 +54,18 @@ def test_first_sightings_of_a_whole_page_are_read_and_written_in_batches(table):
 
 
 def test_a_claim_belongs_to_its_first_owner_until_it_goes_stale(table):
-    assert table.claim("t1", "sweep#a", NOW)
-    assert table.claim("t1", "sweep#a", NOW)  # the same delivery again (a redelivery)
-    assert not table.claim("t1", "sqs#b", NOW + timedelta(minutes=1))
-    assert table.claim("t1", "sqs#b", NOW + timedelta(minutes=30))  # owner died
+    assert table.claim(["t1"], "sweep#a", NOW) == {"t1"}
+    assert table.claim(["t1"], "sweep#a", NOW) == {"t1"}  # the same delivery again
+    assert table.claim(["t1"], "sqs#b", NOW + timedelta(minutes=1)) == set()
+    assert table.claim(["t1"], "sqs#b", NOW + timedelta(minutes=30)) == {"t1"}  # owner died
+
+
+def test_claiming_many_skips_what_another_run_holds(table):
+    held = {f"t{i}" for i in range(0, 150, 7)}
+    assert table.claim(sorted(held), "sweep#other", NOW) == held
+    tokens = [f"t{i}" for i in range(150)]
+    assert table.claim(tokens, "sweep#me", NOW) == set(tokens) - held
+    assert table.claim(["t3", "t7"], "sqs#m9", NOW) == set()
 
 
 def test_the_kill_switch_is_off_until_engaged(table):

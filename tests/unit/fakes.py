@@ -127,8 +127,8 @@ class FakeAudit:
             self.seen.setdefault(token, at)
         return {t: self.seen[t] for t in sightings}
 
-    def claim(self, token: str, owner: str, now: datetime) -> bool:
-        return self.claims.setdefault(token, owner) == owner
+    def claim(self, tokens: Sequence[str], owner: str, now: datetime) -> set[str]:
+        return {t for t in tokens if self.claims.setdefault(t, owner) == owner}
 
     def kill_switch(self) -> KillSwitch:
         return self.switch
