@@ -28,12 +28,12 @@ from typing import Any
 
 from ccapi_emulator import EmulatorConfig, EmulatorServer, Lifecycle, Snapshot
 from reaper.models import Decision, Outcome, Source
+from reaper_cli.render import why
 from rich.console import Console
 from rich.table import Table
 
 from reaper_local.demo_scenario import (
     BATCH_REASON,
-    CAP,
     CUSTOM_REASON,
     FORGOTTEN_TOKEN,
     HISTORY_SECONDS,
@@ -490,38 +490,6 @@ def peek(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
         ).get("Messages", []):
             found[message["MessageId"]] = json.loads(message["Body"])
     return list(found.values())
-
-
-def why(d: Decision) -> str:
-    """One line a human reads, from the audited fields only."""
-    age = duration(d.age_seconds)
-    threshold = duration(d.threshold_minutes * 60 if d.threshold_minutes else None)
-    reason = f"; reason: {d.reason}" if d.reason else ""
-    if d.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE):
-        after = d.status_after.value if d.status_after else "?"
-        text = f"{d.status_seen} for {age} ≥ threshold {threshold} → {after}"
-    elif d.outcome is Outcome.DEFERRED_CAP:
-        text = f"stale ({age} ≥ {threshold}) but this run's cap of {CAP} was used up"
-    elif d.outcome is Outcome.NOT_STALE:
-        text = f"{age} old, under its threshold {threshold}"
-    elif d.outcome is Outcome.WATCHING:
-        text = f"{age} old, threshold {threshold}: re-check queued on the work queue"
-    elif d.outcome is Outcome.FILTERED:
-        text = f"{d.type_name} is excluded by config (exclude_types)"
-    elif d.outcome is Outcome.TERMINAL:
-        text = f"already {d.status_seen}: nothing to cancel"
-    elif d.outcome is Outcome.NOT_FOUND:
-        text = "Cloud Control does not know it (never existed, or older than 7 days)"
-    else:
-        text = f"{d.error_code}: {d.error_message}"
-    return text + reason
-
-
-def duration(seconds: int | None) -> str:
-    if seconds is None:
-        return "?"
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
 def main(argv: list[str] | None = None) -> int:

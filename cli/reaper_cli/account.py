@@ -1,0 +1,159 @@
+"""Where the reaper lives: the AWS session (profile, Region, AWS_ENDPOINT_URL_*), the stack's
+outputs, and the settings the Lambda would have. boto3 clients come from ``reaper.wiring``'s
+client configuration (same retries and timeouts as the function)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from enum import Enum
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.exceptions import ClientError
+from reaper.config import ReaperConfig
+from reaper.settings import Settings
+from reaper.wiring import AwsClients, client_config
+
+from reaper_cli.errors import USAGE, CliError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+DEFAULT_STACK_NAME = "CloudControlReaper"
+# Stack outputs (infra/constants.py names them; the CLI does not import the CDK app).
+OUTPUT_AUDIT_TABLE = "AuditTableName"
+OUTPUT_WORK_QUEUE = "WorkQueueUrl"
+OUTPUT_DEAD_LETTER_QUEUE = "DeadLetterQueueUrl"
+
+
+class Need(Enum):
+    """A resource a command uses; only missing ones make the CLI read the stack."""
+
+    TABLE = (OUTPUT_AUDIT_TABLE, "--table")
+    WORK_QUEUE = (OUTPUT_WORK_QUEUE, "--work-queue-url")
+    DEAD_LETTER_QUEUE = (OUTPUT_DEAD_LETTER_QUEUE, "--dlq-url")
+
+    @property
+    def output(self) -> str:
+        return self.value[0]
+
+    @property
+    def flag(self) -> str:
+        return self.value[1]
+
+
+ALL = (Need.TABLE, Need.WORK_QUEUE, Need.DEAD_LETTER_QUEUE)
+
+
+def add_account_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """On the top-level parser and on each command, so they go before or after the command.
+
+    Sub-commands default to SUPPRESS: argparse would otherwise overwrite a value given before
+    the command with the sub-command's default.
+    """
+
+    def default(value: Any) -> Any:
+        return value if top_level else argparse.SUPPRESS
+
+    group = parser.add_argument_group("account and output")
+    group.add_argument("--profile", default=default(None), help="AWS profile (default: boto3's)")
+    group.add_argument("--region", default=default(None), help="AWS Region (default: boto3's)")
+    group.add_argument(
+        "--stack-name",
+        default=default(DEFAULT_STACK_NAME),
+        help="CloudFormation stack whose outputs name the table and queues "
+        f"(default {DEFAULT_STACK_NAME})",
+    )
+    group.add_argument("--table", default=default(None), help="audit table name (skips the stack)")
+    group.add_argument("--work-queue-url", default=default(None), help="work queue URL")
+    group.add_argument("--dlq-url", default=default(None), help="dead-letter queue URL")
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(False),
+        help="machine-readable output (JSON lines on stdout)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default(False),
+        help="the reaper's own JSON logs, on stderr",
+    )
+
+
+@dataclass(frozen=True)
+class Resources:
+    table: str
+    work_queue_url: str
+    dead_letter_queue_url: str
+
+
+class Account:
+    """One AWS session for the whole command; clients made once, on first use."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self._args = args
+        self.session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+
+    @cached_property
+    def clients(self) -> AwsClients:
+        config = client_config()
+        return AwsClients(
+            cloud_control=self.session.client("cloudcontrol", config=config),
+            dynamodb=self.session.client("dynamodb", config=config),
+            sqs=self.session.client("sqs", config=config),
+        )
+
+    def resources(self, *needs: Need) -> Resources:
+        """Explicit flags first; the stack's outputs for whatever a command needs and lacks."""
+        given = {
+            Need.TABLE: self._args.table,
+            Need.WORK_QUEUE: self._args.work_queue_url,
+            Need.DEAD_LETTER_QUEUE: self._args.dlq_url,
+        }
+        missing = [need for need in needs if not given[need]]
+        if missing:
+            outputs = self.stack_outputs()
+            for need in missing:
+                if need.output not in outputs:
+                    raise CliError(
+                        f"stack {self._args.stack_name} has no output {need.output}; "
+                        f"pass {need.flag}",
+                        USAGE,
+                    )
+                given[need] = outputs[need.output]
+        return Resources(
+            table=given[Need.TABLE] or "",
+            work_queue_url=given[Need.WORK_QUEUE] or "",
+            dead_letter_queue_url=given[Need.DEAD_LETTER_QUEUE] or "",
+        )
+
+    def stack_outputs(self) -> dict[str, str]:
+        name = self._args.stack_name
+        cloudformation: CloudFormationClient = self.session.client(
+            "cloudformation", config=client_config()
+        )
+        try:
+            stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ValidationError":
+                raise CliError(
+                    f"stack {name} not found in {self.session.region_name}: pass --stack-name, "
+                    "or --table/--work-queue-url/--dlq-url"
+                ) from exc
+            raise
+        return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+    def settings(self, config: ReaperConfig, *needs: Need) -> Settings:
+        """What the function's environment would hold (URLs a command does not use are "")."""
+        found = self.resources(*needs)
+        return Settings(
+            audit_table_name=found.table,
+            work_queue_url=found.work_queue_url,
+            dead_letter_queue_url=found.dead_letter_queue_url,
+            config=config,
+            tracing=False,
+        )

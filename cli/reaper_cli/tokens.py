@@ -1,0 +1,163 @@
+"""``cc-reaper cancel`` and ``cc-reaper status``: named tokens, the Lambda's decisions."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import socket
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from reaper.errors import RequestNotFound
+from reaper.models import Decision, Mode, Outcome, Source
+from reaper.parsing import TOKEN_RULE, TokenRequest, is_valid_token
+from reaper.policy import assess
+from reaper.wiring import build_audit_table, build_reaper
+from rich.table import Table
+
+from reaper_cli.account import ALL, Account, Need
+from reaper_cli.config_options import add_config_options, build_config
+from reaper_cli.errors import USAGE, CliError
+from reaper_cli.render import Output, decision_json, decisions_table, duration
+from reaper_cli.safety import confirm_cancelling
+
+# The audit's source for an operator's cancel. Source has no CLI member yet: an operator's
+# request is recorded like the custom cancel event it stands for, until ``Source.CLI`` exists.
+CLI_SOURCE: Source = getattr(Source, "CLI", Source.EVENTBRIDGE)
+
+CANCEL_HELP = "decide named tokens now, as the Lambda would (dry run by default)"
+STATUS_HELP = "Cloud Control's view of tokens, first sighting, last audit and the verdict"
+
+
+def register(commands: argparse._SubParsersAction[Any]) -> None:
+    cancel = commands.add_parser("cancel", help=CANCEL_HELP, description=CANCEL_HELP)
+    cancel.add_argument("tokens", nargs="+", metavar="TOKEN", help="request token(s)")
+    cancel.add_argument("--reason", help="why (stored in the audit with each decision)")
+    add_config_options(cancel)
+    cancel.set_defaults(run=run_cancel)
+
+    status = commands.add_parser("status", help=STATUS_HELP, description=STATUS_HELP)
+    status.add_argument("tokens", nargs="+", metavar="TOKEN", help="request token(s)")
+    add_config_options(status, cancels=False)
+    status.set_defaults(run=run_status)
+
+
+def valid_tokens(tokens: list[str]) -> tuple[str, ...]:
+    for token in tokens:
+        if not is_valid_token(token):
+            raise CliError(f"not a request token: {token[:140]!r} ({TOKEN_RULE})", USAGE)
+    return tuple(dict.fromkeys(tokens))
+
+
+def run_cancel(args: argparse.Namespace, account: Account, output: Output) -> int:
+    tokens = valid_tokens(args.tokens)
+    config = build_config(args)
+    confirm_cancelling(args, config, f"{len(tokens)} Cloud Control request(s) if stale")
+    reaper = build_reaper(account.settings(config, *ALL), account.clients)
+    who = f"{getpass.getuser()}@{socket.gethostname()}"
+    reason = f"cc-reaper cancel by {who}" + (f": {args.reason}" if args.reason else "")
+    delivery_id = f"cc-reaper-{uuid.uuid4()}"
+    decisions = reaper.run(delivery_id).decide_tokens(
+        TokenRequest(tokens=tokens, source=CLI_SOURCE, mode=Mode.CANCEL, reason=reason),
+        delivery_id,
+    )
+    if output.json:
+        for decision in decisions:
+            output.emit(decision_json(decision))
+    else:
+        title = "Dry run (nothing cancelled)" if config.dry_run else "Cancel"
+        output.out.print(decisions_table(f"{title}: {delivery_id}", decisions))
+    return 1 if any(d.outcome is Outcome.FAILED for d in decisions) else 0
+
+
+def run_status(args: argparse.Namespace, account: Account, output: Output) -> int:
+    tokens = valid_tokens(args.tokens)
+    config = build_config(args)
+    settings = account.settings(config, Need.TABLE)
+    reaper = build_reaper(settings, account.clients)
+    audit = build_audit_table(settings, account.clients)
+    first_seen = audit.first_seen(list(tokens))
+    now = datetime.now(UTC)
+    rows: list[dict[str, Any]] = []
+    for token in tokens:
+        history = audit.by_token(token)
+        row: dict[str, Any] = {
+            "token": token,
+            "firstSeen": first_seen.get(token),
+            "lastDecision": _last(history),
+        }
+        try:
+            request = reaper.cloud_control.get_status(token)
+        except RequestNotFound as exc:
+            row["error"] = {"code": exc.code, "message": "Cloud Control does not know this token"}
+            rows.append(row)
+            continue
+        assessment = assess(request, first_seen.get(token), now, config)
+        row.update(
+            typeName=request.type_name,
+            identifier=request.identifier,
+            operation=request.operation,
+            operationStatus=request.status,
+            eventTime=request.event_time,
+            statusMessage=request.status_message,
+            errorCode=request.error_code,
+            ageSeconds=assessment.age_seconds,
+            thresholdMinutes=assessment.threshold_minutes,
+            staleAt=assessment.stale_at,
+            verdict=assessment.skip.value if assessment.skip else "stale",
+        )
+        rows.append(row)
+    if output.json:
+        for row in rows:
+            output.emit(
+                {**row, "lastDecision": row["lastDecision"] and decision_json(row["lastDecision"])}
+            )
+    else:
+        output.out.print(_status_table(rows))
+    return 1 if any("error" in row for row in rows) else 0
+
+
+def _last(history: list[Decision]) -> Decision | None:
+    return max(history, key=lambda d: d.decided_at) if history else None
+
+
+def _status_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Cloud Control requests", title_justify="left")
+    for column in ("token", "type", "op", "status", "age / threshold", "verdict", "first seen"):
+        table.add_column(column, overflow="fold")
+    table.add_column("last audit", overflow="fold")
+    for row in rows:
+        last: Decision | None = row["lastDecision"]
+        last_text = (
+            f"{last.outcome.value} ({last.source.value}, {last.decided_at:%Y-%m-%d %H:%M}Z)"
+            if last
+            else "-"
+        )
+        seen = row["firstSeen"]
+        seen_text = f"{seen:%Y-%m-%d %H:%M:%S}Z" if seen else "-"
+        if "error" in row:
+            table.add_row(
+                row["token"],
+                "-",
+                "-",
+                "[red]not found[/]",
+                "-",
+                row["error"]["message"],
+                seen_text,
+                last_text,
+            )
+            continue
+        verdict = row["verdict"]
+        verdict_text = "stale: would cancel" if verdict == "stale" else verdict
+        table.add_row(
+            row["token"],
+            row["typeName"],
+            row["operation"],
+            row["operationStatus"].value + (f" ({row['errorCode']})" if row["errorCode"] else ""),
+            f"{duration(row['ageSeconds'])} / {duration(row['thresholdMinutes'] * 60)}",
+            verdict_text,
+            seen_text,
+            last_text,
+        )
+    return table
