@@ -1,0 +1,50 @@
+"""Given a fresh local account, when `make demo` runs, then it finishes well inside two minutes,
+exits 0, and its report says what was cancelled, what was left alone and why, and what went to
+the dead-letter queue, every line checked against the account."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO_ROOT
+
+TIME_LIMIT_SECONDS = 110
+
+
+@pytest.mark.timeout(TIME_LIMIT_SECONDS + 10)
+def test_the_demo_runs_end_to_end_and_its_report_holds():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "reaper_local.demo"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIME_LIMIT_SECONDS,
+        check=False,
+    )
+    out = result.stdout
+
+    assert result.returncode == 0, out[-3000:] + result.stderr[-2000:]
+    assert "Traceback" not in out + result.stderr
+    for heading in (
+        "Cancelled (read back from the audit table)",
+        "Left alone, and why (audit table)",
+        "Dead-letter queue (read back, left in place)",
+        "Checks: expected vs what the account says",
+    ):
+        assert heading in out
+    assert "CloudControlReaper: CREATE_COMPLETE" in out
+    assert (
+        "handler returned {'listed': 7, 'decided': 4, 'handedOff': 0, 'stoppedEarly': False}" in out
+    )
+    assert "InvalidToken" in out and "deferred_cap" in out and "excluded by config" in out
+    assert "✗" not in out
+    assert re.search(r"All \d+ checks hold", out)
+    took = re.search(r"Took (\d+\.\d) s", out)
+    assert took and float(took[1]) < TIME_LIMIT_SECONDS
