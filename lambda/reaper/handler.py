@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -22,7 +22,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from reaper.clock import Deadline
 from reaper.observability import enable_tracing, logger, metrics, publish, span
 from reaper.service import Reaper, Run
-from reaper.settings import Settings
+
+if TYPE_CHECKING:
+    from reaper.settings import Settings
 
 # A whole failed batch is reported record by record too, so SQS retries each one the same way.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -37,7 +39,9 @@ class Container:
 @functools.cache
 def container() -> Container:
     """Settings validated and clients built once per container."""
-    from reaper.wiring import build_reaper  # noqa: PLC0415 - boto3 only when first needed
+    # Validated settings (pydantic) and boto3 clients: the first invocation pays, not import.
+    from reaper.settings import Settings  # noqa: PLC0415
+    from reaper.wiring import build_reaper  # noqa: PLC0415
 
     settings = Settings.from_env()
     if settings.tracing:

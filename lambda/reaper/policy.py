@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from reaper.config import ReaperConfig
 from reaper.models import Outcome, RequestStatus
+
+if TYPE_CHECKING:  # pydantic is not needed to apply a config, only to validate one
+    from reaper.config import ReaperConfig
 
 
 @dataclass(frozen=True, slots=True)

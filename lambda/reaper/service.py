@@ -15,10 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reaper.clock import Deadline
-from reaper.config import ReaperConfig
 from reaper.errors import (
     CloudControlError,
     DeadlineNear,
@@ -70,6 +69,9 @@ DEAD_LETTER_BATCH = 100
 ORIGINAL_MAX_CHARS = 200 * 1024
 KILL_SWITCH_CACHE_SECONDS = 5.0
 
+
+if TYPE_CHECKING:
+    from reaper.config import ReaperConfig
 
 # A request chosen for cancelling, with what the decision needs to say about it.
 Chosen = tuple[RequestStatus, datetime | None, Assessment]
@@ -222,27 +224,28 @@ class Run:
         with span("sweep"):
             try:
                 with ThreadPoolExecutor(self._r.workers, thread_name_prefix="cancel") as pool:
-                    for page in self._r.cloud_control.list_requests(ACTIVE_STATUSES):
-                        listed += len(page)
-                        chosen: list[Chosen] = []
-                        for request, first_seen, assessment in self._assess_page(page):
-                            decision = self._gate(request, first_seen, assessment, delivery)
-                            if decision is not None:
-                                decisions.append(decision)
-                            elif assessment.stale:
-                                chosen.append((request, first_seen, assessment))
-                        futures.extend(
-                            pool.submit(self._claim_and_cancel, c, delivery) for c in chosen
-                        )
-                        if self.deadline.near():
-                            stopped_early = True
-                            break
-                    for future in futures:
-                        result = future.result()
-                        if isinstance(result, Decision):
-                            decisions.append(result)
-                        elif isinstance(result, RequestStatus):
-                            handoff.append(result.token)
+                    try:
+                        for page in self._r.cloud_control.list_requests(ACTIVE_STATUSES):
+                            listed += len(page)
+                            for chosen in self._assess_page(page):
+                                decision = self._gate(*chosen, delivery)
+                                if decision is not None:
+                                    decisions.append(decision)
+                                elif chosen[2].stale:
+                                    futures.append(
+                                        pool.submit(self._claim_and_cancel, chosen, delivery)
+                                    )
+                            if self.deadline.near():
+                                stopped_early = True
+                                break
+                    finally:
+                        # Even if listing fails, what was already cancelled is recorded.
+                        for future in futures:
+                            result = future.result()
+                            if isinstance(result, Decision):
+                                decisions.append(result)
+                            elif isinstance(result, RequestStatus):
+                                handoff.append(result.token)
             finally:
                 decisions = self._finish(decisions)
                 self._hand_off(handoff)
@@ -547,9 +550,7 @@ class Run:
         self.report.dead_lettered += max(1, len(letter.tokens))
 
     # ------------------------------------------------------------------ helpers
-    def _assess_page(
-        self, page: Sequence[RequestStatus]
-    ) -> Iterable[tuple[RequestStatus, datetime | None, Assessment]]:
+    def _assess_page(self, page: Sequence[RequestStatus]) -> Iterable[Chosen]:
         """First sightings of a whole page in one read (and one batch write for new ones)."""
         now = self._r.clock.now()
         tokens = [r.token for r in page]

@@ -8,7 +8,13 @@ from datetime import timedelta
 
 import pytest
 from reaper.clock import Deadline
-from reaper.errors import DeadlineNear, QueueError, RequestNotFound, StoreError
+from reaper.errors import (
+    CloudControlError,
+    DeadlineNear,
+    QueueError,
+    RequestNotFound,
+    StoreError,
+)
 from reaper.models import ACTIVE_STATUSES, KillSwitch, Mode, Outcome, Source, Status
 from reaper.parsing import TokenRequest
 from reaper.service import INVALID_TOKEN_KEY, RetryLater
@@ -345,3 +351,20 @@ def test_sweep_failures_go_to_the_dlq_grouped_by_error():
     world.run().sweep()
     (letter,) = world.dlq.sent
     assert sorted(letter.tokens) == sorted(old) and letter.source is Source.SWEEP
+
+
+def test_when_listing_fails_midway_the_cancels_already_made_are_recorded():
+    world, old, _ = sweep_world(25, 0)
+    world.cc.page_size = 10
+    real_list = world.cc.list_requests
+
+    def failing_after_one_page(statuses):
+        pages = real_list(statuses)
+        yield next(pages)
+        raise throttled()
+
+    world.cc.list_requests = failing_after_one_page  # type: ignore[method-assign]
+    with pytest.raises(CloudControlError):
+        world.run().sweep()
+    assert world.cc.calls["cancel"] == 10
+    assert len([t for t in old if world.audit.of(t)]) == 10
