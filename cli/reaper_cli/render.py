@@ -99,7 +99,7 @@ def decisions_table(title: str, decisions: list[Decision], *, when: bool = False
     if when:
         table.add_column("decided at (UTC)", no_wrap=True)
     for column in ("token", "type", "op", "source", "outcome"):
-        table.add_column(column, no_wrap=column != "token", overflow="fold")
+        table.add_column(column, no_wrap=True)
     table.add_column("why", overflow="fold")
     for d in decisions:
         row = [d.token, d.type_name or "-", d.operation or "-", d.source.value, d.outcome.value]

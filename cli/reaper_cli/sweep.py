@@ -96,13 +96,15 @@ def run(args: argparse.Namespace, account: Account, output: Output) -> int:
             }
         )
         return 1 if failed else 0
-    summary = Table(title=f"Sweep {run_id}", title_justify="left")
+    kind = "dry run" if config.dry_run else "cancelling"
+    summary = Table(title=f"Sweep ({kind})", title_justify="left")
     summary.add_column("outcome")
     summary.add_column("requests", justify="right")
     for outcome, count in outcomes.items():
         summary.add_row(outcome, str(count))
     summary.add_row("[bold]listed[/]", f"[bold]{report.listed}[/]")
     output.out.print(summary)
+    output.out.print(f"run id {run_id} (the audit's delivery id)")
     if report.decisions:
         output.out.print(decisions_table("Stale requests (audited)", list(report.decisions)))
     if config.dry_run:

@@ -124,9 +124,10 @@ def _last(history: list[Decision]) -> Decision | None:
 
 def _status_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Cloud Control requests", title_justify="left")
-    for column in ("token", "type", "op", "status", "age / threshold", "verdict", "first seen"):
+    for column in ("token", "type", "op", "status", "age / threshold", "verdict"):
+        table.add_column(column, no_wrap=True)
+    for column in ("first seen", "last audit"):
         table.add_column(column, overflow="fold")
-    table.add_column("last audit", overflow="fold")
     for row in rows:
         last: Decision | None = row["lastDecision"]
         last_text = (

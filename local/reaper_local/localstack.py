@@ -82,9 +82,10 @@ class LocalAccount:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalAccount:
-        # moto's server logs every request through werkzeug, and its CloudFormation warns once
-        # per resource it skips: DeployedStack.skipped_resource_types names those instead.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # moto's server logs every request through werkzeug (and the traceback of every call it
+        # does not implement, which the client gets as an HTTP 500 anyway), and its
+        # CloudFormation warns once per resource it skips: DeployedStack names those instead.
+        logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
         logging.getLogger("moto").setLevel(logging.ERROR)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
