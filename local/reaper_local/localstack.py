@@ -172,3 +172,35 @@ class LocalAccount:
         configuration = self.client("lambda").get_function_configuration(FunctionName=name)
         variables: dict[str, str] = configuration.get("Environment", {}).get("Variables", {})
         return dict(variables)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m reaper_local.localstack``: the local account with the stack, until Ctrl-C."""
+    import argparse  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="python -m reaper_local.localstack", description=main.__doc__
+    )
+    parser.add_argument("--seed-stale", type=int, default=3, help="stuck requests 7 h old")
+    parser.add_argument("--seed-young", type=int, default=2, help="stuck requests 1 h old")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    config = EmulatorConfig(rate_per_second=None, cancel_complete_after_seconds=1.0)
+    with LocalAccount(config) as account:
+        stack = account.synthesize_and_deploy()
+        backend = account.emulator.backend
+        backend.seed(args.seed_stale, type_name="AWS::Logs::LogGroup", age_seconds=7 * 3600)
+        backend.seed(args.seed_young, type_name="AWS::Logs::LogGroup", age_seconds=3600)
+        for name, value in account.endpoint_env().items():
+            print(f"export {name}={value}")
+        print(f"# stack {stack.stack_name}: {stack.status}; try: cc-reaper sweep", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
