@@ -14,7 +14,7 @@ import boto3
 from botocore.exceptions import ClientError
 from reaper.config import ReaperConfig
 from reaper.settings import Settings
-from reaper.wiring import AwsClients, client_config
+from reaper.wiring import AwsClients, build_clients, client_config
 
 from reaper_cli.errors import USAGE, CliError
 
@@ -100,12 +100,7 @@ class Account:
 
     @cached_property
     def clients(self) -> AwsClients:
-        config = client_config()
-        return AwsClients(
-            cloud_control=self.session.client("cloudcontrol", config=config),
-            dynamodb=self.session.client("dynamodb", config=config),
-            sqs=self.session.client("sqs", config=config),
-        )
+        return build_clients(session=self.session)
 
     def resources(self, *needs: Need) -> Resources:
         """Explicit flags first; the stack's outputs for whatever a command needs and lacks."""

@@ -24,7 +24,7 @@ from reaper_cli.safety import confirm_cancelling
 
 # The audit's source for an operator's cancel. Source has no CLI member yet: an operator's
 # request is recorded like the custom cancel event it stands for, until ``Source.CLI`` exists.
-CLI_SOURCE: Source = getattr(Source, "CLI", Source.EVENTBRIDGE)
+CLI_SOURCE = Source.CLI
 
 CANCEL_HELP = "decide named tokens now, as the Lambda would (dry run by default)"
 STATUS_HELP = "Cloud Control's view of tokens, first sighting, last audit and the verdict"

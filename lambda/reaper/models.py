@@ -45,6 +45,7 @@ class Source(StrEnum):
     EVENTBRIDGE = "eventbridge"
     CLOUDTRAIL = "cloudtrail"
     SWEEP = "sweep"
+    CLI = "cli"
 
 
 class Mode(StrEnum):

@@ -51,9 +51,14 @@ def client_config(pool: int = WORKERS + 4) -> Config:
     )
 
 
-def build_clients(region_name: str | None = None) -> AwsClients:
-    """Clients are made once per container (each costs ~0.1 s) and passed in."""
-    session = boto3.session.Session(region_name=region_name)
+def build_clients(
+    region_name: str | None = None, session: boto3.session.Session | None = None
+) -> AwsClients:
+    """Clients are made once per container (each costs ~0.1 s) and passed in.
+
+    ``session`` lets the CLI bring a profile's session; the Lambda uses the default one.
+    """
+    session = session or boto3.session.Session(region_name=region_name)
     config = client_config()
     return AwsClients(
         cloud_control=session.client("cloudcontrol", config=config),
