@@ -1,0 +1,64 @@
+"""Given a mixed workload (stale, fresh, long-running, excluded, terminal, unknown, malformed
+and duplicated tokens) fed to the real handler through SQS batches and scheduled sweeps, under
+each fault and under all at once, when the faults pass and the queue drains, then no token is
+lost and none is wrongly cancelled (tests/reliability/scenarios.py; the table of the same runs:
+``python -m bench.fault_matrix``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .scenarios import SCENARIOS, Row, Scenario, run_scenario, scenario
+
+# A sixth of them go through SQS (a few DynamoDB calls each), the rest only a sweep lists.
+TOKENS = 1000
+ACCOUNTABILITY = (
+    "cancel latency beyond the client timeout",
+    "Lambda timeout mid-sweep",
+    "audit write fails at the end of a sweep",
+)
+_rows: dict[str, Row] = {}
+
+
+def run(moto_endpoint: str, emulator_server: Any, chosen: Scenario) -> Row:
+    """One run per scenario and worker: both tests of a scenario share a group (and a row)."""
+    if chosen.name not in _rows:
+        _rows[chosen.name] = run_scenario(moto_endpoint, emulator_server, chosen, TOKENS)
+    return _rows[chosen.name]
+
+
+def grouped(chosen: Scenario) -> Any:
+    return pytest.param(chosen, id=chosen.name, marks=pytest.mark.xdist_group(chosen.name))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chosen", [grouped(s) for s in SCENARIOS])
+def test_nothing_is_lost_and_nothing_wrongly_cancelled(
+    moto_endpoint: str, emulator_server: Any, chosen: Scenario
+) -> None:
+    row = run(moto_endpoint, emulator_server, chosen)
+    assert row.tokens_in >= 1000
+    if chosen.injects:
+        assert row.injected > 0, "the fault never happened: the test would prove nothing"
+    assert row.lost == 0, f"lost {row.lost}: {row.lost_tokens} ({row.counts})"
+    assert row.wrongly_cancelled == 0, f"wrongly cancelled: {row.wrong_tokens}"
+    assert row.duplicate_cancel_outcomes == 0
+    assert row.pending_in_work_queue == 0
+    if chosen.dry_run or chosen.kill_switch:
+        assert row.cancelled == 0
+    if chosen.name == "no fault":
+        # Every stale, allowed request is cancelled once and audited as a cancel.
+        assert row.cancelled == TOKENS // 20 * 4 and row.cancel_unaudited == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chosen", [grouped(scenario(name)) for name in ACCOUNTABILITY])
+def test_every_cancel_the_emulator_accepted_is_audited_as_a_cancel(
+    moto_endpoint: str, emulator_server: Any, chosen: Scenario
+) -> None:
+    """Accountability: a cancel that happened shows in the audit as a cancel, even when its
+    answer was lost (timeout) or the invocation died before recording it."""
+    row = run(moto_endpoint, emulator_server, chosen)
+    assert row.cancel_unaudited == 0, f"{row.cancel_unaudited} cancels the audit does not show"

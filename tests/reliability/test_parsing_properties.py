@@ -1,0 +1,122 @@
+"""Given any input at all, when the pure parsers read it, then they return valid tokens or raise
+InvalidInput naming the field and the rule, and nothing else, ever.
+
+Thousands of examples per run (the parsers are pure and cheap); a fixed seed with CI set.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from reaper.parsing import (
+    MAX_BODY_BYTES,
+    MAX_REASON_CHARS,
+    MAX_TOKENS_PER_MESSAGE,
+    TOKEN_PATTERN,
+    ErrorCode,
+    Ignored,
+    InvalidInput,
+    SweepRequest,
+    TokenRequest,
+    parse_body,
+    parse_event,
+)
+
+from .strategies import bodies, edge_tokens, events, valid_tokens
+
+TOKEN_RE = re.compile(TOKEN_PATTERN)
+# An error names a field and a rule; it quotes the input only in short, cut pieces.
+MAX_ERROR_CHARS = 2_000
+# Per run: about 6,000 examples over the two parsers (body 2,000, event 1,500, the rest).
+BODY_EXAMPLES = 2_000
+EVENT_EXAMPLES = 1_500
+FOCUSED_EXAMPLES = 500
+
+
+def check(parse: Any, raw: Any) -> Any:
+    """The contract every parser keeps, whatever ``raw`` is."""
+    try:
+        parsed = parse(raw)
+    except InvalidInput as error:
+        assert isinstance(error.code, ErrorCode)
+        assert error.field and error.rule
+        assert error.message == f"{error.field}: {error.rule}"
+        assert len(error.message) <= MAX_ERROR_CHARS, (len(error.message), error.field)
+        return error
+    assert isinstance(parsed, TokenRequest | SweepRequest | Ignored)
+    if isinstance(parsed, TokenRequest):
+        assert 1 <= len(parsed.tokens) <= MAX_TOKENS_PER_MESSAGE
+        assert len(set(parsed.tokens)) == len(parsed.tokens)
+        assert all(TOKEN_RE.fullmatch(t) for t in parsed.tokens)
+        assert parsed.reason is None or len(parsed.reason) <= MAX_REASON_CHARS
+    return parsed
+
+
+@settings(max_examples=BODY_EXAMPLES)
+@given(bodies)
+@example("")
+@example(" ")
+@example("null")
+@example("[]")
+@example('"' + "A" * 129 + '"')
+@example("[" * 100_000)  # deeper than json can recurse
+@example("A" * (MAX_BODY_BYTES + 1))
+def test_any_sqs_body_parses_to_valid_tokens_or_a_named_error(body: str) -> None:
+    check(parse_body, body)
+
+
+@settings(max_examples=EVENT_EXAMPLES)
+@given(events)
+def test_any_event_parses_to_valid_tokens_or_a_named_error(event: Any) -> None:
+    check(parse_event, event)
+
+
+@settings(max_examples=FOCUSED_EXAMPLES)
+@given(st.one_of(st.integers(), st.binary(), st.lists(st.text()), st.none()))
+def test_a_body_that_is_not_a_string_is_an_invalid_field(body: Any) -> None:
+    error = check(parse_body, body)
+    assert isinstance(error, InvalidInput) and error.code is ErrorCode.INVALID_FIELD
+
+
+@settings(max_examples=FOCUSED_EXAMPLES)
+@given(valid_tokens, st.sampled_from(["bare", "one", "many", "quoted"]))
+def test_every_valid_token_is_accepted_in_every_shape(token: str, shape: str) -> None:
+    body = {
+        "bare": token,
+        "one": json.dumps({"requestToken": token}),
+        "many": json.dumps({"requestTokens": [token, token]}),
+        "quoted": json.dumps(token),
+    }[shape]
+    parsed = check(parse_body, body)
+    assert isinstance(parsed, TokenRequest) and parsed.tokens == (token,)
+
+
+@settings(max_examples=FOCUSED_EXAMPLES)
+@given(edge_tokens.filter(lambda t: not TOKEN_RE.fullmatch(t)), st.booleans())
+def test_a_token_past_the_limits_is_refused_with_the_rule(token: str, alone: bool) -> None:
+    body = json.dumps({"requestToken": token} if alone else {"requestTokens": ["ok", token]})
+    error = check(parse_body, body)
+    assert isinstance(error, InvalidInput)
+    assert error.code is ErrorCode.INVALID_TOKEN
+    assert error.field == ("requestToken" if alone else "requestTokens[1]")
+    assert "128" in error.rule and "[-A-Za-z0-9+/=]" in error.rule
+
+
+@settings(max_examples=100)
+@given(st.lists(valid_tokens, min_size=MAX_TOKENS_PER_MESSAGE + 1, max_size=150))
+def test_an_oversized_batch_of_tokens_is_refused_whole(tokens: list[str]) -> None:
+    error = check(parse_body, json.dumps({"requestTokens": tokens}))
+    assert isinstance(error, InvalidInput) and error.code is ErrorCode.TOO_MANY_TOKENS
+
+
+@settings(max_examples=FOCUSED_EXAMPLES)
+@given(st.dictionaries(st.text(min_size=1, max_size=5_000), st.integers(), min_size=1, max_size=12))
+@example({"k" * 50_000: 1})
+@example({f"{i}" * 1_000: i for i in range(12)})
+def test_an_unknown_shape_is_named_without_echoing_huge_keys(event: dict[str, int]) -> None:
+    error = check(parse_event, event)
+    assert isinstance(error, InvalidInput)
