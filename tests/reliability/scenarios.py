@@ -239,7 +239,7 @@ def seed_workload(backend: Any, size: int, *, finishing_race: bool, seed: int = 
 
     stale = add(w.allowed, backend.seed(3 * part, type_name=STALE_TYPE, age_seconds=7 * HOURS))
     stale += add(w.allowed, backend.seed(part, status="PENDING", age_seconds=7 * HOURS))
-    young = add(w.healthy, backend.seed(7 * part, type_name=STALE_TYPE, age_seconds=600))
+    young = add(w.healthy, backend.seed(9 * part, type_name=STALE_TYPE, age_seconds=600))
     long_running = add(
         w.healthy, backend.seed(2 * part, type_name=LONG_RUNNING_TYPE, age_seconds=7 * HOURS)
     )
