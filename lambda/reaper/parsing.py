@@ -137,7 +137,7 @@ def parse_event(event: object, default_source: Source = Source.EVENTBRIDGE) -> P
         ErrorCode.UNKNOWN_EVENT_SHAPE,
         "event",
         "expected requestToken(s), an EventBridge event, a reaper dead-letter record or a "
-        f"Lambda on-failure record; got keys {sorted(str(k) for k in event)[:10]}",
+        f"Lambda on-failure record; got keys {sorted(_short(k, 40) for k in event)[:10]}",
     )
 
 
@@ -288,5 +288,6 @@ def _reason(holder: Mapping[str, Any], prefix: str) -> str | None:
     return value[:MAX_REASON_CHARS]
 
 
-def _short(value: object) -> str:
-    return str(value)[:100]
+def _short(value: object, limit: int = 100) -> str:
+    """Input quoted in an error is cut: errors reach log lines and audit items."""
+    return str(value)[:limit]

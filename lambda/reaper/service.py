@@ -270,7 +270,11 @@ class Run:
         to Cloud Control. Raises QueueError if the DLQ refuses it (the caller keeps it)."""
         logger.warning(
             "invalid input",
-            extra={"source": source.value, "delivery_id": delivery_id, "error": error.message},
+            extra={
+                "source": source.value,
+                "delivery_id": delivery_id,
+                "error": clip(error.message),
+            },
         )
         decision = Decision(
             token=INVALID_TOKEN_KEY,
