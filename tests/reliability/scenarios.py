@@ -28,15 +28,12 @@ Definitions (docs/reliability.md):
 from __future__ import annotations
 
 import contextlib
-import copy
-import importlib
 import io
 import json
 import os
 import random
 import threading
 import time
-import types
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -477,45 +474,6 @@ def _thread_container() -> handler.Container:
 
 
 @contextlib.contextmanager
-def moto_backs_up_each_table_once() -> Iterator[None]:
-    """moto's TransactWriteItems deep-copies the table once per item, for its rollback: a claim
-    of a sweep page (up to 100 items) copies a table of thousands of items 100 times, and a
-    concurrent write breaks the copy. One copy per table per call, retried if a concurrent
-    write moves the table, gives the same rollback. Only when moto runs in this process."""
-    models = importlib.import_module("moto.dynamodb.models")
-    original = models.DynamoDBBackend.transact_write_items
-    lock = threading.Lock()
-
-    def deepcopy_once(cache: dict[int, Any]) -> Callable[..., Any]:
-        def once(value: Any, memo: Any = None) -> Any:
-            if id(value) not in cache:
-                for attempt in range(10):
-                    try:
-                        cache[id(value)] = copy.deepcopy(value)
-                        break
-                    except RuntimeError:  # changed size during iteration: copy again
-                        if attempt == 9:
-                            raise
-            return cache[id(value)]
-
-        return once
-
-    def transact_write_items(self: Any, transact_items: Any) -> Any:
-        with lock:
-            models.copy = types.SimpleNamespace(deepcopy=deepcopy_once({}))
-            try:
-                return original(self, transact_items)
-            finally:
-                models.copy = copy
-
-    models.DynamoDBBackend.transact_write_items = transact_write_items
-    try:
-        yield
-    finally:
-        models.DynamoDBBackend.transact_write_items = original
-
-
-@contextlib.contextmanager
 def patched_runtime() -> Iterator[None]:
     """Each invocation uses its thread's container; botocore's backoff is compressed."""
     saved_container = handler.container
@@ -730,7 +688,7 @@ class ScenarioRun:
             )
         if faults.emulator:
             backend.configure(**faults.emulator)
-        with patched_runtime(), moto_backs_up_each_table_once():
+        with patched_runtime():
             self.container = LambdaContainer(self)
             bodies = self.workload.bodies
             third = len(bodies) // 3
