@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from reaper.adapters._errors import code_and_message
 from reaper.errors import QueueError
-from reaper.parsing import DEAD_LETTER_KIND
+from reaper.parsing import DEAD_LETTER_KIND, MAX_BODY_BYTES
 from reaper.ports import DeadLetter, WorkMessage
 
 if TYPE_CHECKING:
@@ -22,20 +22,28 @@ SEND_ATTEMPTS = 3
 
 
 def dead_letter_body(letter: DeadLetter) -> str:
-    """The record in docs/DESIGN.md: the work queue accepts it back as is (a redrive)."""
-    return json.dumps(
-        {
-            "kind": DEAD_LETTER_KIND,
-            "version": 1,
-            "requestTokens": list(letter.tokens),
-            "mode": letter.mode.value,
-            "source": letter.source.value,
-            "deliveryId": letter.delivery_id,
-            "error": {"code": letter.error_code, "message": letter.error_message},
-            "original": letter.original,
-            "failedAt": letter.failed_at.astimezone(UTC).isoformat(),
-        }
-    )
+    """The record in docs/DESIGN.md: the work queue accepts it back as is (a redrive), so it
+    must be a body the reaper accepts. JSON escapes a character of ``original`` into as many
+    as 6 bytes (``\\u00e9``): it is cut until the encoded record fits ``MAX_BODY_BYTES``."""
+    record: dict[str, Any] = {
+        "kind": DEAD_LETTER_KIND,
+        "version": 1,
+        "requestTokens": list(letter.tokens),
+        "mode": letter.mode.value,
+        "source": letter.source.value,
+        "deliveryId": letter.delivery_id,
+        "error": {"code": letter.error_code, "message": letter.error_message},
+        "original": letter.original,
+        "failedAt": letter.failed_at.astimezone(UTC).isoformat(),
+    }
+    body = json.dumps(record)  # ASCII only: its length is its size in bytes
+    original = letter.original
+    while len(body) > MAX_BODY_BYTES and original:
+        bytes_per_char = len(json.dumps(original)) / len(original)
+        keep = int(len(original) - (len(body) - MAX_BODY_BYTES) / bytes_per_char) - 64
+        original = record["original"] = original[: max(0, keep)]
+        body = json.dumps(record)
+    return body
 
 
 def work_message_body(message: WorkMessage) -> str:
