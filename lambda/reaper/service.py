@@ -247,7 +247,10 @@ class Run:
                             elif isinstance(result, RequestStatus):
                                 handoff.append(result.token)
             finally:
-                decisions = self._finish(decisions)
+                try:
+                    decisions = self._finish(decisions)
+                except StoreError as exc:
+                    decisions = self._dead_letter_unrecorded(decisions, exc)
                 self._hand_off(handoff)
                 self.report.sweep_seconds = time.monotonic() - started
         failed = [d for d in decisions if d.outcome is Outcome.FAILED]
@@ -515,6 +518,24 @@ class Run:
         self._r.work_queue.send(messages)
         self.report.handed_off += len(tokens)
         logger.info("handed off to the work queue", extra={"tokens": len(tokens)})
+
+    def _dead_letter_unrecorded(
+        self, decisions: Sequence[Decision], error: StoreError
+    ) -> list[Decision]:
+        """The audit table refused a sweep's decisions, and a schedule delivers nothing twice
+        (the next sweep no longer lists what was cancelled): the DLQ keeps every one of them,
+        replayable, so no cancel goes unrecorded. Returns what is left to dead-letter."""
+        logger.error(
+            "audit write failed: the sweep's decisions go to the DLQ",
+            extra={"error": clip(error.message), "decisions": len(decisions)},
+        )
+        why = clip(f"the audit table refused this sweep's decisions ({error.code}); replay them")
+        unrecorded = [
+            d.but(outcome=Outcome.FAILED, error_code="Unrecorded", error_message=why)
+            for d in decisions
+        ]
+        self._dead_letter_failures(unrecorded, Mode.CANCEL, _dump({"sweep": self.request_id}))
+        return []
 
     def _dead_letter_failures(self, failed: Sequence[Decision], mode: Mode, original: str) -> None:
         """One dead-letter record per error code (up to 100 tokens each), replayable as is."""
