@@ -131,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     where = "in this process" if args.in_process else "in its own process"
     print(f"ccapi-emulator, latency 0 ms, no rate limit, {SEEDED} requests seeded, {where}")
-    print(f"{'operation':<26} {'threads':>7} {'requests':>9} {'errors':>7} {'req/s':>8}")
     with running_emulator(args.in_process) as endpoint_url:
+        started = time.perf_counter()
         tokens = seed(endpoint_url, SEEDED)
+        print(f"seeding {SEEDED} requests over HTTP: {time.perf_counter() - started:.3f} s")
+        print(f"{'operation':<26} {'threads':>7} {'requests':>9} {'errors':>7} {'req/s':>8}")
         for operation in ("GetResourceRequestStatus", "ListResourceRequests"):
             for threads in args.threads:
                 r = measure(endpoint_url, operation, threads, args.seconds, tokens)

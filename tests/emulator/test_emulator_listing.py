@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from ccapi_emulator import Lifecycle
 
 
@@ -78,29 +76,26 @@ def test_the_status_filter_sees_statuses_as_they_are_now(client, backend):
     assert _tokens([summaries]) == []
 
 
-def test_seeding_ten_thousand_takes_well_under_a_second(backend):
-    started = time.perf_counter()
+def test_seeding_ten_thousand_gives_ten_thousand_distinct_listed_requests(backend):
+    # Speed is measured by bench/emulator_bench.py, not asserted here (shared, noisy machines).
     tokens = backend.seed(10_000, status="IN_PROGRESS", age_seconds=7200)
-    elapsed = time.perf_counter() - started
     assert len(set(tokens)) == 10_000
-    assert elapsed < 0.5
+    assert backend.snapshot().status_counts()["IN_PROGRESS"] == 10_000
 
 
-def test_listing_stays_fast_with_twenty_thousand_requests(client, backend):
+def test_paging_through_twenty_thousand_requests_lists_each_once(client, backend):
     # Given 20,000 requests, of which the 100 stuck ones are the oldest
     stuck = set(backend.seed(100, status="IN_PROGRESS", age_seconds=7200))
     backend.seed(19_900, status="SUCCESS", age_seconds=60)
 
     # When all 20,000 are paged through 100 at a time, and the stuck ones found by filter
-    started = time.perf_counter()
     paginator = client.get_paginator("list_resource_requests")
     everything = _tokens(paginator.paginate(PaginationConfig={"PageSize": 100}))
     found = _tokens(
         paginator.paginate(ResourceRequestStatusFilter={"OperationStatuses": ["IN_PROGRESS"]})
     )
-    elapsed = time.perf_counter() - started
 
-    # Then every request is listed once, and it takes seconds at most (no quadratic paging)
-    assert len(set(everything)) == 20_000
+    # Then every request is listed exactly once and the filter finds exactly the stuck ones
+    # (paging speed is printed by bench/emulator_bench.py)
+    assert len(everything) == len(set(everything)) == 20_000
     assert set(found) == stuck
-    assert elapsed < 5

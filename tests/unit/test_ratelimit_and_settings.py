@@ -44,8 +44,9 @@ def test_threads_share_one_rate():
     for t in threads:
         t.join()
     elapsed = time.monotonic() - start
-    # 200 calls at 200/s with a burst of 20: about 0.9 s, never much faster.
-    assert 0.8 <= elapsed < 2.0
+    # 200 calls at 200/s with a burst of 20 can never take less than 0.9 s (a slow machine
+    # may take longer: only the floor is the bucket's promise).
+    assert elapsed >= 0.85
 
 
 def test_settings_need_every_resource_name():
