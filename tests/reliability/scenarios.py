@@ -224,7 +224,16 @@ def malformed_bodies(rng: random.Random) -> list[str]:
     return shapes
 
 
-def seed_workload(backend: Any, size: int, *, finishing_race: bool, seed: int = 6) -> Workload:
+def seed_finishing(backend: Any, workload: Workload, count: int) -> None:
+    """Stale and IN_PROGRESS now, SUCCESS 100 s later: seeded just before the sweep that reads
+    them (the first cancel of one moves the clock past their end)."""
+    age = 7 * HOURS
+    tokens = backend.seed(count, age_seconds=age, lifecycle=Lifecycle.succeed(age + 100))
+    workload.finishing.update(tokens)
+    workload.finish_at = backend.clock.now() + 100
+
+
+def seed_workload(backend: Any, size: int, seed: int = 6) -> Workload:
     """About ``size`` tokens: most only a sweep finds, a sample also arrives through SQS."""
     rng = random.Random(seed)
     w = Workload()
@@ -249,15 +258,6 @@ def seed_workload(backend: Any, size: int, *, finishing_race: bool, seed: int = 
         w.terminal, backend.seed(part // 2, status="CANCEL_COMPLETE", age_seconds=9 * HOURS)
     )
     unknown = add(w.unknown, [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(part)])
-    if finishing_race:
-        # In progress and stale when read; SUCCESS 100 s later (the first cancel moves the
-        # clock there).
-        age = 7 * HOURS
-        add(
-            w.finishing,
-            backend.seed(part, age_seconds=age, lifecycle=Lifecycle.succeed(age + 100)),
-        )
-        w.finish_at = backend.clock.now() + 100
     w.malformed = malformed_bodies(rng)
 
     # SQS costs a few DynamoDB calls a token (moto serves a few hundred a second): a sixth of
@@ -681,7 +681,7 @@ class ScenarioRun:
         started = time.monotonic()
         world, faults = self.world, self.scenario.faults
         backend = world.backend
-        self.workload = seed_workload(backend, self.size, finishing_race=faults.finishing_race)
+        self.workload = seed_workload(backend, self.size)
         if self.scenario.kill_switch:
             AuditTable(world.dynamodb, world.table).set_kill_switch(
                 True, "reliability test", "tests", datetime.now(UTC)
@@ -694,6 +694,8 @@ class ScenarioRun:
             third = len(bodies) // 3
             for i in range(0, len(bodies), 10):
                 if i // 10 == third // 10:
+                    if faults.finishing_race:
+                        seed_finishing(backend, self.workload, max(1, self.size // 20))
                     self._sweep()
                 self._send(bodies[i : i + 10])
                 self._poll()
@@ -843,6 +845,9 @@ class ScenarioRun:
         world, w = self.world, self.workload
         snapshot = world.backend.snapshot(include_requests=False)
         cancelled = set(snapshot.cancelled)
+        raced = set(snapshot.cancel_noops) & w.finishing
+        if raced:
+            self.counts["cancel found it finished"] = len(raced)
         decisions: dict[str, list[str]] = {}
         for item in _scan(world.dynamodb, world.table):
             if item["sk"]["S"].startswith("DECISION#"):
