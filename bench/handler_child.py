@@ -1,0 +1,194 @@
+"""The reaper's real handler in a fresh process: one scheduled sweep, or SQS batches.
+
+Run by ``bench.run_all`` with the function's environment; prints one JSON line of numbers
+(the handler's own log lines go to stdout before it, as in Lambda, and are counted). Imports
+only what the function imports, so the peak RSS (``ru_maxrss``) is the reaper's alone.
+
+    python -m bench.handler_child sweep --remaining-ms 900000
+    python -m bench.handler_child sqs --tokens-file FILE --batch 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+import uuid
+from typing import Any
+
+RESULT_PREFIX = "BENCH-RESULT "
+
+
+class LambdaContext:
+    """What Powertools and the handler read from Lambda's context; counts down like Lambda's."""
+
+    function_name = "cloudcontrol-reaper"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cloudcontrol-reaper"
+    log_group_name = "/aws/lambda/cloudcontrol-reaper"
+    log_stream_name = "bench"
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self._end = time.monotonic() + remaining_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._end - time.monotonic()) * 1000))
+
+
+def scheduled_event() -> dict[str, Any]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/cloudcontrol-reaper-sweep"],
+        "detail": {},
+    }
+
+
+def sqs_event(tokens: list[str]) -> dict[str, Any]:
+    """One SQS batch: a record per token, each body a bare token (the simplest accepted form)."""
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "bench",
+                "body": token,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": str(int(time.time() * 1000)),
+                    "SenderId": "bench",
+                    "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cloudcontrol-reaper-work",
+                "awsRegion": "us-east-1",
+            }
+            for token in tokens
+        ]
+    }
+
+
+class AwsCallCounter:
+    """Counts the function's DynamoDB and SQS calls and the request units they cost
+    (items under 1 KB written, under 4 KB read: the audit items are), for the cost model.
+
+    Wraps botocore's one call path; Cloud Control calls are counted by the emulator instead.
+    """
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.write_units = 0.0  # a GSI copy (decision items carry gsi1pk) costs one more
+        self.read_units = 0.0  # strongly consistent: 1 per item, eventually: 0.5
+
+    def install(self) -> None:
+        from botocore.client import BaseClient  # noqa: PLC0415 - only when counting
+
+        original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private, untyped
+        counter = self
+
+        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            service = client.meta.service_model.service_name
+            if service != "cloudcontrol":
+                counter.count(service, operation, params)
+            return original(client, operation, params)
+
+        setattr(BaseClient, "_make_api_call", counted)  # noqa: B010
+
+    def count(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        key = f"{service}.{operation}"
+        self.calls[key] = self.calls.get(key, 0) + 1
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            self.write_units += 1 + ("gsi1pk" in params.get("Item", {}))
+        elif operation == "BatchWriteItem":
+            for requests in params["RequestItems"].values():
+                for request in requests:
+                    item = request.get("PutRequest", {}).get("Item", {})
+                    self.write_units += 1 + ("gsi1pk" in item)
+        elif operation == "TransactWriteItems":
+            self.write_units += 2 * len(params["TransactItems"])
+        elif operation == "GetItem":
+            self.read_units += 1 if params.get("ConsistentRead") else 0.5
+        elif operation == "BatchGetItem":
+            for request in params["RequestItems"].values():
+                self.read_units += (1 if request.get("ConsistentRead") else 0.5) * len(
+                    request["Keys"]
+                )
+        elif operation == "Query":
+            self.read_units += 1
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak resident set (VmHWM). Not ru_maxrss: on Linux that keeps the
+    parent's peak across fork and exec, so a large runner would show through."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["sweep", "sqs"])
+    parser.add_argument("--remaining-ms", type=int, default=900_000)
+    parser.add_argument("--tokens-file", help="sqs: one token a line")
+    parser.add_argument("--batch", type=int, default=10)
+    args = parser.parse_args(argv)
+
+    counter = AwsCallCounter()
+    began = time.perf_counter()
+    from reaper.handler import lambda_handler  # noqa: PLC0415 - timed: the cold import
+
+    imported = time.perf_counter()
+    counter.install()
+    result: dict[str, Any] = {"mode": args.mode, "import_s": imported - began}
+    if args.mode == "sweep":
+        context = LambdaContext(args.remaining_ms)
+        response = lambda_handler(scheduled_event(), context)
+        result.update(
+            invoke_s=time.perf_counter() - imported,
+            response=response,
+            request_id=context.aws_request_id,
+        )
+    else:
+        with open(args.tokens_file or "", encoding="utf-8") as handle:
+            tokens = [line.strip() for line in handle if line.strip()]
+        batches = [tokens[i : i + args.batch] for i in range(0, len(tokens), args.batch)]
+        # The first batch pays for building the clients; measure the warm ones apart.
+        failures = 0
+        seconds: list[float] = []
+        for batch in batches:
+            start = time.perf_counter()
+            response = lambda_handler(sqs_event(batch), LambdaContext(args.remaining_ms))
+            seconds.append(time.perf_counter() - start)
+            failures += len(response.get("batchItemFailures", []))
+        result.update(
+            records=len(tokens),
+            batches=len(batches),
+            batch_seconds=seconds,
+            item_failures=failures,
+            invoke_s=sum(seconds),
+        )
+    result["peak_rss_mb"] = peak_rss_mb()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    result["aws_calls"] = counter.calls
+    result["write_units"] = counter.write_units
+    result["read_units"] = counter.read_units
+    sys.stdout.flush()
+    print(RESULT_PREFIX + json.dumps(result, default=str), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The benchmark scripts run end to end and print their numbers (never a timing assertion)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_benchmark_prints_every_number(tmp_path: Path) -> None:
+    # Given the quick variant (own emulator and moto processes, small sizes)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    # When it runs
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.run_all", "--quick", "--results-dir", str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    out = completed.stdout
+    # Then it exits cleanly and prints each goal's number
+    assert completed.returncode == 0, completed.stderr[-3000:] + out[-3000:]
+    number = r"\d+(\.\d+)?"
+    for label in (
+        r"ratio\s+",
+        r"calls per cancelled request\s+",
+        r"Peak RSS of the sweep\s+",
+        r"reaper ahead by\s+",
+        r"ratio handler / boto3\s+",
+        r"latency\s+0 ms:\s+",
+    ):
+        assert re.search(label + number, out), f"{label!r} missing in:\n{out}"
+    assert "all cancelled, nothing lost" in out
+    # And the same numbers land as JSON
+    report = json.loads((tmp_path / "latest.json").read_text())
+    assert {"sweep", "serial", "sqs", "cold_start"} <= set(report)
+    assert report["sweep"]["cancelled"] == report["sweep"]["stale"]
