@@ -60,6 +60,8 @@ from reaper.ports import (
 
 # The audit key of an input that holds no valid token: it cannot collide with a real token.
 INVALID_TOKEN_KEY = "(invalid)"  # noqa: S105
+# The error code of a decision written ahead of a cancel: its invocation never recorded more.
+INTERRUPTED = "Interrupted"
 # SQS caps DelaySeconds at 15 minutes: a watch re-check hops at most this far ahead.
 MAX_WATCH_DELAY_SECONDS = 900
 # Following a few cancels costs one Get each; more than this, one List pass is cheaper.
@@ -326,6 +328,25 @@ class Run:
             return base.but(outcome=Outcome.NOT_FOUND)
         except (CloudControlError, StoreError) as exc:
             return _failed(base, exc)
+        if (
+            existing is not None
+            and existing.error_code == INTERRUPTED
+            and request.status in CANCEL_STATUSES
+        ):
+            # This delivery's earlier invocation cancelled it and ended before recording it.
+            outcome = (
+                Outcome.CANCEL_COMPLETE
+                if request.status is Status.CANCEL_COMPLETE
+                else Outcome.CANCELLED
+            )
+            return existing.but(
+                outcome=outcome,
+                status_after=request.status,
+                error_code=None,
+                error_message=None,
+                decided_at=base.decided_at,
+                request_id=self.request_id,
+            )
         assessment = assess(request, first_seen, self._r.clock.now(), self.config)
         if delivery.mode is Mode.WATCH and assessment.skip is Outcome.NOT_STALE:
             return self._watch(request, first_seen, assessment, delivery)
@@ -425,14 +446,26 @@ class Run:
         assessment: Assessment,
         delivery: Delivery,
     ) -> Decision:
-        """Cancel a claimed request."""
+        """Cancel a claimed request.
+
+        The decision is written ahead as ``Interrupted``: if the invocation ends between the
+        cancel and its record, the audit still names the token (the outcome overwrites it,
+        same key). A cancel whose answer is lost (a timeout) may still have been applied: one
+        read tells."""
         decision = self._seen(self._base(request.token, delivery), request, first_seen, assessment)
+        try:
+            self._r.audit.record([_interrupted(decision)])
+        except StoreError as exc:
+            return _failed(decision, exc)  # nothing is cancelled that could not be recorded
         try:
             after = self._r.cloud_control.cancel(request.token)
         except RequestNotFound:
             return decision.but(outcome=Outcome.NOT_FOUND)
         except CloudControlError as exc:
-            return _failed(decision, exc)
+            seen_after = self._status_or_none(request.token)
+            if seen_after is None or seen_after.status not in CANCEL_STATUSES:
+                return _failed(decision, exc)
+            after = seen_after
         if after.status in CANCEL_STATUSES:
             outcome = (
                 Outcome.CANCEL_COMPLETE
@@ -442,6 +475,12 @@ class Run:
             return decision.but(outcome=outcome, status_after=after.status)
         # It finished between our read and the cancel: not a failure, and nothing to cancel.
         return decision.but(outcome=Outcome.TERMINAL, status_after=after.status)
+
+    def _status_or_none(self, token: str) -> RequestStatus | None:
+        try:
+            return self._r.cloud_control.get_status(token)
+        except (CloudControlError, RequestNotFound):
+            return None
 
     # ------------------------------------------------------------------ after deciding
     def _finish(self, decisions: list[Decision]) -> list[Decision]:
@@ -627,6 +666,14 @@ class Run:
             age_seconds=assessment.age_seconds,
             threshold_minutes=assessment.threshold_minutes,
         )
+
+
+def _interrupted(decision: Decision) -> Decision:
+    return decision.but(
+        outcome=Outcome.FAILED,
+        error_code=INTERRUPTED,
+        error_message="the invocation ended between the cancel and its outcome",
+    )
 
 
 def _failed(decision: Decision, error: ReaperError) -> Decision:
