@@ -190,6 +190,7 @@ class Workload:
     bodies: list[str] = field(default_factory=list)  # what goes to the work queue, in order
     sent_tokens: set[str] = field(default_factory=set)  # tokens some SQS record carried
     finish_at: float | None = None
+    listed: set[str] = field(default_factory=set)  # tokens with a first sighting stored
 
     @property
     def tokens_in(self) -> int:
@@ -198,8 +199,10 @@ class Workload:
 
     @property
     def required(self) -> set[str]:
-        """Tokens that must end in the audit table or the DLQ."""
-        return self.sent_tokens | self.allowed | self.finishing
+        """Tokens that must end in the audit table or the DLQ. A finishing request counts once
+        a sweep has listed it (``listed``): if none ran while it was active, it was never
+        given to the reaper."""
+        return self.sent_tokens | self.allowed | (self.finishing & self.listed)
 
 
 def malformed_bodies(rng: random.Random) -> list[str]:
@@ -850,8 +853,14 @@ class ScenarioRun:
             self.counts["cancel found it finished"] = len(raced)
         decisions: dict[str, list[str]] = {}
         for item in _scan(world.dynamodb, world.table):
+            if item["sk"]["S"] == "SEEN":
+                w.listed.add(item["pk"]["S"].removeprefix("TOKEN#"))
             if item["sk"]["S"].startswith("DECISION#"):
-                decisions.setdefault(item["token"]["S"], []).append(item["outcome"]["S"])
+                # A decision written ahead of a cancel whose invocation ended ("Interrupted")
+                # says the cancel was sent: it accounts for the cancel too.
+                interrupted = item.get("error_code", {}).get("S") == "Interrupted"
+                outcome = "cancel_interrupted" if interrupted else item["outcome"]["S"]
+                decisions.setdefault(item["token"]["S"], []).append(outcome)
         dead = _dead_lettered(drain(world.sqs, world.dlq_url))
         pending = _dead_lettered(drain(world.sqs, world.work_url))
         audited = set(decisions)
@@ -861,10 +870,9 @@ class ScenarioRun:
         allowed = set() if self.scenario.dry_run or self.scenario.kill_switch else w.allowed
         wrong = sorted(cancelled - allowed)
         cancel_outcomes = {"cancelled", "cancel_complete"}
+        accountable = {*cancel_outcomes, "cancel_interrupted"}
         unaudited = [
-            t
-            for t in cancelled
-            if not cancel_outcomes & set(decisions.get(t, ())) and t not in dead
+            t for t in cancelled if not accountable & set(decisions.get(t, ())) and t not in dead
         ]
         duplicates = [
             t for t, outs in decisions.items() if sum(o in cancel_outcomes for o in outs) > 1
