@@ -146,7 +146,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         "cancel latency beyond the client timeout",
-        Faults(cancel_latency_ms=CANCEL_LATENCY_MS, window=4),
+        Faults(cancel_latency_ms=CANCEL_LATENCY_MS, window=2),
     ),
     Scenario("DynamoDB write failures", Faults(dynamodb_write_failure=0.05)),
     Scenario("DynamoDB throttling", Faults(dynamodb_throttle=0.08)),
