@@ -1,6 +1,6 @@
 """The reliability fault matrix: every fault scenario of tests/reliability, as a table.
 
-    python -m bench.fault_matrix                  # all scenarios, 1500 tokens each
+    python -m bench.fault_matrix                  # all scenarios, about 1500 tokens each
     python -m bench.fault_matrix --tokens 3000 --only "all at once"
 
 Starts moto's server and the Cloud Control emulator in this process, runs each scenario of
@@ -18,12 +18,19 @@ import sys
 from ccapi_emulator import EmulatorConfig, EmulatorServer
 from moto.server import ThreadedMotoServer
 
-from tests.reliability.scenarios import SCENARIOS, Row, format_table, run_all, scenario
+from tests.reliability.scenarios import (
+    DEFAULT_TOKENS,
+    SCENARIOS,
+    Row,
+    format_table,
+    run_all,
+    scenario,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=1500, help="tokens per scenario")
+    parser.add_argument("--tokens", type=int, default=DEFAULT_TOKENS, help="tokens per scenario")
     parser.add_argument("--only", action="append", help="run only this scenario (repeatable)")
     args = parser.parse_args(argv)
     chosen = [scenario(name) for name in args.only] if args.only else list(SCENARIOS)

@@ -64,7 +64,7 @@ STALE_TYPE = "AWS::S3::Bucket"
 LONG_RUNNING_TYPE = "AWS::RDS::DBInstance"  # a default rule gives it 24 h
 EXCLUDED_TYPE = "AWS::IAM::Role"
 MAX_RECEIVE_COUNT = 5
-DEFAULT_TOKENS = 2000
+DEFAULT_TOKENS = 1500
 SWEEP_PERIOD_SECONDS = 15 * 60  # the stack's default schedule
 # Tight client timeouts for the tests: the emulator answers in a millisecond or two.
 READ_TIMEOUT_SECONDS = 0.25
