@@ -64,6 +64,15 @@ CLOUD_CONTROL_ACTIONS: Final = (
     "cloudformation:GetResourceRequestStatus",
     "cloudformation:ListResourceRequests",
 )
+# What the function does to its audit table, and nothing more: no Scan, no DeleteItem, no
+# Query (the audit queries on the by-time index are the operators' CLI, not the function's).
+AUDIT_TABLE_ACTIONS: Final = (
+    "dynamodb:GetItem",  # the kill switch; a delivery's earlier decision
+    "dynamodb:BatchGetItem",  # first sightings of a sweep page
+    "dynamodb:PutItem",  # decisions and claims (conditional puts)
+    "dynamodb:UpdateItem",  # first sighting of one token (if_not_exists)
+    "dynamodb:BatchWriteItem",  # first sightings and a sweep's decisions
+)
 
 # Alarms.
 ALARM_PERIOD_MINUTES: Final = 5

@@ -32,6 +32,7 @@ NEEDED: dict[str, str] = {
     "sqs:DeleteMessage": "the event source mapping deletes what succeeded",
     "sqs:ChangeMessageVisibility": "the event source mapping returns failed records",
     "sqs:GetQueueAttributes": "the event source mapping reads the work queue",
+    "sqs:GetQueueUrl": "added by CDK's SqsEventSource (grantConsumeMessages); harmless read",
 }
 # Actions IAM offers no resource-level permission for: the only ones allowed on "*".
 NO_RESOURCE_LEVEL = {
