@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import reaper.handler as handler
+from reaper_local.runner import sqs_event_record
 
 from ..conftest import FakeLambdaContext, Stack
 
@@ -49,7 +50,7 @@ class EventSourceMapping:
         ).get("Messages", [])
         if not received:
             return None
-        event = {"Records": [self.record(m) for m in received]}
+        event = {"Records": [sqs_event_record(m, self.arn) for m in received]}
         response = self.invoke(event, **context)
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for message in received:
@@ -64,19 +65,6 @@ class EventSourceMapping:
                     QueueUrl=self.stack.work_queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
         return response
-
-    def record(self, message: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": message["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.arn,
-            "awsRegion": "us-east-1",
-        }
 
 
 @pytest.fixture
