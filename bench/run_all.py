@@ -219,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS))
     parser.add_argument(
         "--profile",
-        action="store_true",
-        help="record the sweep with py-spy (raw stacks in --results-dir)",
+        choices=("cpu", "wall"),
+        help="record the sweep with py-spy (raw stacks in --results-dir): cpu samples only "
+        "running threads, wall every thread, waiting ones too",
     )
     parser.add_argument(
         "--quick",
@@ -263,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent))
             if args.profile and py_spy:
                 raw = args.results_dir / f"sweep-{stamp}.pyspy.txt"
-                flags = ["record", "--threads", "--idle", "--rate", "50", "--format", "raw", "-o"]
+                idle = ["--idle"] if args.profile == "wall" else []
+                flags = ["record", "--threads", *idle, "--rate", "50", "--format", "raw", "-o"]
                 wrapper = [py_spy, *flags, str(raw), "--"]
             sweep = run_sweep(stack, args.quota, args.latency_ms, args.stale, knobs, wrapper)
             report["sweep"] = asdict(sweep)
