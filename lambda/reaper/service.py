@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -66,6 +66,12 @@ INTERRUPTED = "Interrupted"
 MAX_WATCH_DELAY_SECONDS = 900
 # Following a few cancels costs one Get each; more than this, one List pass is cheaper.
 FOLLOW_BY_GET_MAX = 5
+# A sweep worker claims, writes ahead and cancels a chunk of requests at a time (one audit
+# batch write for all of them): at most 25 (one BatchWriteItem), and what its share of the
+# rate cancels in 4 s or a third of the deadline margin, so a chunk started just before the
+# margin ends well inside it.
+CHUNK_SECONDS = 4.0
+CHUNK_MAX = 25
 HANDOFF_BATCH = 100
 DEAD_LETTER_BATCH = 100
 ORIGINAL_MAX_CHARS = 200 * 1024
@@ -77,6 +83,11 @@ if TYPE_CHECKING:
 
 # A request chosen for cancelling, with what the decision needs to say about it.
 Chosen = tuple[RequestStatus, datetime | None, Assessment]
+# What cancelling a chosen request gave: a decision, or the request itself when the deadline
+# was too near to start (the sweep hands it off to the work queue).
+Cancelled = Decision | RequestStatus
+# A request no longer PENDING/IN_PROGRESS after these: its first sighting is never needed.
+GONE = frozenset({Outcome.CANCELLED, Outcome.CANCEL_COMPLETE, Outcome.NOT_FOUND, Outcome.TERMINAL})
 
 
 class RetryLater(ReaperError):
@@ -101,6 +112,34 @@ class SweepReport:
     decisions: tuple[Decision, ...]
     handed_off: int
     stopped_early: bool
+
+
+@dataclass
+class _SweepWork:
+    """What one sweep has under way: decisions made, chunks cancelling, sightings writing."""
+
+    delivery: Delivery
+    decisions: list[Decision] = field(default_factory=list)
+    cancels: list[Future[list[Cancelled]]] = field(default_factory=list)
+    sightings: list[Future[object]] = field(default_factory=list)
+    # First seen now and chosen for cancelling: stored at the end, only if left active.
+    unsighted: dict[str, datetime] = field(default_factory=dict)
+    handoff: list[str] = field(default_factory=list)
+
+    def collect(self) -> None:
+        """Wait for the pool: decisions join the others, requests not started are handed
+        off; a sighting that failed is logged (it only makes a request look younger next
+        time, as EventTime moves forward), never a reason to lose the sweep's decisions."""
+        for future in self.cancels:
+            for result in future.result():
+                if isinstance(result, Decision):
+                    self.decisions.append(result)
+                else:
+                    self.handoff.append(result.token)
+        for write in self.sightings:
+            error = write.exception()
+            if error is not None:
+                logger.warning("first sightings not stored", extra={"error": str(error)})
 
 
 class Reaper:
@@ -143,11 +182,21 @@ class Run:
         self._cancels_left = reaper.config.max_cancellations_per_run
         self._lock = threading.Lock()
         self._kill_switch: tuple[float, bool] | None = None
+        seconds = min(CHUNK_SECONDS, deadline.margin_seconds / 3 or CHUNK_SECONDS)
+        share = reaper.config.calls_per_second_per_invocation / reaper.workers
+        self._chunk = max(1, min(CHUNK_MAX, round(share * seconds)))
+        # Decisions of SQS records processed with ``later``: followed and recorded together.
+        self._later: list[Decision] = []
 
     # ------------------------------------------------------------------ entry points
-    def process_message(self, body: str, message_id: str, receive_count: int = 1) -> None:
+    def process_message(
+        self, body: str, message_id: str, receive_count: int = 1, *, later: bool = False
+    ) -> None:
         """One SQS record. Returns when every token ended in the audit table or the DLQ;
-        raises RetryLater (or QueueError, DeadlineNear) to make SQS deliver it again."""
+        raises RetryLater (or QueueError, DeadlineNear) to make SQS deliver it again.
+
+        ``later``: its decisions are kept for ``finish_messages``, which follows the cancels
+        of a whole batch in one wait and records them in one write (the handler's way)."""
         if self.deadline.near():
             raise DeadlineNear()
         try:
@@ -159,7 +208,7 @@ class Run:
             why = parsed.why if isinstance(parsed, Ignored) else "sweeps run on their schedule"
             logger.info("message ignored", extra={"delivery_id": message_id, "why": why})
             return
-        decisions = self.decide_tokens(parsed, message_id)
+        decisions = self.decide_tokens(parsed, message_id, later=later)
         failed = [d for d in decisions if d.outcome is Outcome.FAILED]
         if not failed:
             return
@@ -194,8 +243,11 @@ class Run:
             self._dead_letter_failures(failed, parsed.mode, original)
         return {"outcomes": dict(Counter(d.outcome.value for d in decisions))}
 
-    def decide_tokens(self, request: TokenRequest, delivery_id: str) -> list[Decision]:
-        """Decide each token of one delivery, follow what was cancelled, record everything."""
+    def decide_tokens(
+        self, request: TokenRequest, delivery_id: str, *, later: bool = False
+    ) -> list[Decision]:
+        """Decide each token of one delivery, follow what was cancelled, record everything
+        (``later``: keep the decisions for ``finish_messages`` instead)."""
         delivery = Delivery(request.source, delivery_id, request.mode, request.reason)
         decisions: list[Decision] = []
         try:
@@ -206,8 +258,26 @@ class Run:
                 if decision is not None:
                     decisions.append(decision)
         finally:
-            decisions = self._finish(decisions)
+            if later:
+                self._later.extend(decisions)
+            else:
+                decisions = self._finish(decisions)
         return decisions
+
+    def finish_messages(self) -> list[str]:
+        """Follow and record what the records processed with ``later`` decided: one wait for
+        all of their cancels, one batch write. Returns the ids of the messages whose
+        decisions could not be recorded: they must fail, so SQS delivers them again (a
+        redelivery finds a cancel written ahead as ``Interrupted`` and records it)."""
+        decisions, self._later = self._later, []
+        if not decisions:
+            return []
+        try:
+            self._finish(decisions)
+        except StoreError as exc:
+            logger.error("audit write failed for a batch", extra={"error": clip(exc.message)})
+            return list(dict.fromkeys(d.delivery_id for d in decisions))
+        return []
 
     def sweep(self) -> SweepReport:
         """List PENDING/IN_PROGRESS requests page by page and decide each; cancel in a pool.
@@ -217,44 +287,33 @@ class Run:
         chosen but not yet cancelled to the work queue.
         """
         started = time.monotonic()
-        delivery = Delivery(Source.SWEEP, self.request_id)
-        decisions: list[Decision] = []
-        futures: list[Future[Decision | RequestStatus | None]] = []
+        work = _SweepWork(Delivery(Source.SWEEP, self.request_id))
+        decisions = work.decisions
         listed = 0
         stopped_early = False
-        handoff: list[str] = []
         with span("sweep"):
             try:
                 with ThreadPoolExecutor(self._r.workers, thread_name_prefix="cancel") as pool:
                     try:
                         for page in self._r.cloud_control.list_requests(ACTIVE_STATUSES):
                             listed += len(page)
-                            for chosen in self._assess_page(page):
-                                decision = self._gate(*chosen, delivery)
-                                if decision is not None:
-                                    decisions.append(decision)
-                                elif chosen[2].stale:
-                                    futures.append(
-                                        pool.submit(self._claim_and_cancel, chosen, delivery)
-                                    )
+                            self._plan_page(page, work, pool)
                             if self.deadline.near():
                                 stopped_early = True
                                 break
                     finally:
                         # Even if listing fails, what was already cancelled is recorded.
-                        for future in futures:
-                            result = future.result()
-                            if isinstance(result, Decision):
-                                decisions.append(result)
-                            elif isinstance(result, RequestStatus):
-                                handoff.append(result.token)
+                        work.collect()
             finally:
                 try:
-                    decisions = self._finish(decisions)
+                    decisions = self._finish(work.decisions)
                 except StoreError as exc:
-                    decisions = self._dead_letter_unrecorded(decisions, exc)
-                self._hand_off(handoff)
+                    decisions = self._dead_letter_unrecorded(work.decisions, exc)
+                gone = {d.token for d in decisions if d.outcome in GONE}
+                self._remember({t: at for t, at in work.unsighted.items() if t not in gone})
+                self._hand_off(work.handoff)
                 self.report.sweep_seconds = time.monotonic() - started
+        handoff = work.handoff
         failed = [d for d in decisions if d.outcome is Outcome.FAILED]
         if failed:
             self._dead_letter_failures(failed, Mode.CANCEL, _dump({"sweep": self.request_id}))
@@ -269,6 +328,30 @@ class Run:
             },
         )
         return SweepReport(listed, tuple(decisions), len(handoff), stopped_early)
+
+    def _plan_page(
+        self, page: Sequence[RequestStatus], work: _SweepWork, pool: ThreadPoolExecutor
+    ) -> None:
+        """Decide one listed page: what is left alone or deferred is decided here; what is to
+        be cancelled goes to the pool in chunks; first sightings are written by the pool,
+        except those of requests about to be cancelled (their decision carries it)."""
+        assessed, new = self._assess_page(page)
+        to_cancel: list[Chosen] = []
+        for chosen in assessed:
+            decision = self._gate(*chosen, work.delivery)
+            if decision is not None:
+                work.decisions.append(decision)
+            elif chosen[2].stale:
+                to_cancel.append(chosen)
+        chunk = self._chunk
+        for i in range(0, len(to_cancel), chunk):
+            part = to_cancel[i : i + chunk]
+            work.cancels.append(pool.submit(self._claim_and_cancel, part, work.delivery))
+        for request, _, _ in to_cancel:
+            if request.token in new:
+                work.unsighted[request.token] = new.pop(request.token)
+        if new:
+            work.sightings.append(pool.submit(self._r.audit.remember_first_seen, new))
 
     def reject(self, error: InvalidInput, source: Source, delivery_id: str, original: str) -> None:
         """Input that can never be decided: audited as invalid and dead-lettered, never sent
@@ -356,10 +439,12 @@ class Run:
             return _failed(self._seen(base, request, first_seen, assessment), exc)
         if decision is not None or not assessment.stale:
             return decision
-        result = self._claim_and_cancel((request, first_seen, assessment), delivery)
-        if isinstance(result, RequestStatus):
+        results = self._claim_and_cancel([(request, first_seen, assessment)], delivery)
+        if not results:
+            return None  # another delivery holds the claim
+        if isinstance(results[0], RequestStatus):
             raise DeadlineNear()
-        return result
+        return results[0]
 
     def _watch(
         self,
@@ -415,54 +500,50 @@ class Run:
         decision = self._seen(self._base(request.token, delivery), request, first_seen, assessment)
         return decision.but(outcome=outcome)
 
-    def _claim_and_cancel(
-        self, chosen: Chosen, delivery: Delivery
-    ) -> Decision | RequestStatus | None:
-        """Claim, then cancel (in a pool thread for a sweep). None when another delivery holds
-        the claim: it cancels and records, so there is no second cancel and no second outcome.
-        The request itself when the deadline is too near to start (the caller hands it off)."""
-        request = chosen[0]
+    def _claim_and_cancel(self, chosen: Sequence[Chosen], delivery: Delivery) -> list[Cancelled]:
+        """Claim (a conditional put each), write the decisions ahead, cancel one by one (in a
+        pool thread for a sweep).
+
+        A request another delivery holds the claim of gives nothing: that delivery cancels
+        and records, so there is no second cancel and no second outcome. The requests
+        themselves come back when the deadline is too near to start (the caller hands them
+        off). Each decision is written ahead as ``Interrupted`` (all of them in one batch):
+        if the invocation ends between a cancel and its record, the audit still names the
+        token (the outcome overwrites it, same key)."""
         if self.deadline.near():
-            return request
+            return [request for request, _, _ in chosen]
         owner = f"{delivery.source.value}#{delivery.delivery_id}"
+        decisions = [self._seen(self._base(c[0].token, delivery), *c) for c in chosen]
         try:
-            held = self._r.audit.claim([request.token], owner, self._r.clock.now())
+            held = self._r.audit.claim([d.token for d in decisions], owner, self._r.clock.now())
         except StoreError as exc:
-            return _failed(self._seen(self._base(request.token, delivery), *chosen), exc)
-        if not held:
-            with self._lock:
-                self.report.claimed_elsewhere += 1
-            logger.info(
-                "claimed by another delivery",
-                extra={"token": request.token, "source": delivery.source.value, "owner": owner},
-            )
-            return None
-        return self._cancel(*chosen, delivery)
-
-    def _cancel(
-        self,
-        request: RequestStatus,
-        first_seen: datetime | None,
-        assessment: Assessment,
-        delivery: Delivery,
-    ) -> Decision:
-        """Cancel a claimed request.
-
-        The decision is written ahead as ``Interrupted``: if the invocation ends between the
-        cancel and its record, the audit still names the token (the outcome overwrites it,
-        same key). A cancel whose answer is lost (a timeout) may still have been applied: one
-        read tells."""
-        decision = self._seen(self._base(request.token, delivery), request, first_seen, assessment)
+            return [_failed(d, exc) for d in decisions]
+        claimed = [d for d in decisions if d.token in held]
+        for decision in decisions:
+            if decision.token not in held:
+                with self._lock:
+                    self.report.claimed_elsewhere += 1
+                logger.info(
+                    "claimed by another delivery",
+                    extra={"token": decision.token, "source": delivery.source.value},
+                )
         try:
-            self._r.audit.record([_interrupted(decision)])
+            self._r.audit.record([_interrupted(d) for d in claimed])
         except StoreError as exc:
-            return _failed(decision, exc)  # nothing is cancelled that could not be recorded
+            # Nothing is cancelled that could not be recorded.
+            return [_failed(d, exc) for d in claimed]
+        return [self._cancel(d) for d in claimed]
+
+    def _cancel(self, decision: Decision) -> Decision:
+        """Cancel a claimed request whose decision was written ahead. A cancel whose answer is
+        lost (a timeout) may still have been applied: one read tells."""
+        request_token = decision.token
         try:
-            after = self._r.cloud_control.cancel(request.token)
+            after = self._r.cloud_control.cancel(request_token)
         except RequestNotFound:
             return decision.but(outcome=Outcome.NOT_FOUND)
         except CloudControlError as exc:
-            seen_after = self._status_or_none(request.token)
+            seen_after = self._status_or_none(request_token)
             if seen_after is None or seen_after.status not in CANCEL_STATUSES:
                 return _failed(decision, exc)
             after = seen_after
@@ -529,7 +610,10 @@ class Run:
         return [done.get(d.token, d) if d.outcome is Outcome.CANCELLED else d for d in decisions]
 
     def _cancel_statuses(self, tokens: set[str]) -> dict[str, Status]:
-        """Where these cancelled requests are now: a Get each if few, else one List pass."""
+        """Where these cancelled requests are now: a Get each if few; else one pass over the
+        requests still CANCEL_IN_PROGRESS. A cancelled request's only next state is
+        CANCEL_COMPLETE, so one no longer listed there has completed (listing CANCEL_COMPLETE
+        too would page through every cancel of the last 7 days, on every poll)."""
         cc = self._r.cloud_control
         if len(tokens) <= FOLLOW_BY_GET_MAX:
             found: dict[str, Status] = {}
@@ -539,12 +623,13 @@ class Run:
                 except RequestNotFound:
                     continue
             return found
-        found = {}
-        for page in cc.list_requests(CANCEL_STATUSES):
-            found.update((r.token, r.status) for r in page if r.token in tokens)
-            if len(found) == len(tokens):
-                break
-        return found
+        in_progress: set[str] = set()
+        for page in cc.list_requests((Status.CANCEL_IN_PROGRESS,)):
+            in_progress.update(r.token for r in page if r.token in tokens)
+        return {
+            t: Status.CANCEL_IN_PROGRESS if t in in_progress else Status.CANCEL_COMPLETE
+            for t in tokens
+        }
 
     def _hand_off(self, tokens: Sequence[str]) -> None:
         """Tokens a sweep chose but had no time to cancel go to the work queue."""
@@ -614,18 +699,33 @@ class Run:
         self.report.dead_lettered += max(1, len(letter.tokens))
 
     # ------------------------------------------------------------------ helpers
-    def _assess_page(self, page: Sequence[RequestStatus]) -> Iterable[Chosen]:
-        """First sightings of a whole page in one read (and one batch write for new ones)."""
+    def _assess_page(
+        self, page: Sequence[RequestStatus]
+    ) -> tuple[list[Chosen], dict[str, datetime]]:
+        """First sightings of a whole page in one read; returns each request assessed, and
+        the tokens seen for the first time (now), which the caller stores."""
         now = self._r.clock.now()
         tokens = [r.token for r in page]
         seen = self._r.audit.first_seen(tokens)
         new = {t: now for t in tokens if t not in seen}
-        if new:
-            self._r.audit.remember_first_seen(new)
-            seen.update(new)
-        for request in page:
-            first_seen = seen.get(request.token)
-            yield request, first_seen, assess(request, first_seen, now, self.config)
+        seen.update(new)
+        assessed = [
+            (
+                request,
+                seen.get(request.token),
+                assess(request, seen.get(request.token), now, self.config),
+            )
+            for request in page
+        ]
+        return assessed, new
+
+    def _remember(self, sightings: Mapping[str, datetime]) -> None:
+        if not sightings:
+            return
+        try:
+            self._r.audit.remember_first_seen(sightings)
+        except StoreError as exc:
+            logger.warning("first sightings not stored", extra={"error": exc.message})
 
     def _kill_switch_engaged(self) -> bool:
         """Read at most every few seconds, so engaging it stops a running sweep too."""

@@ -7,9 +7,10 @@ the cold path); items are mapped here, so the domain never sees DynamoDB's shape
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 Item = dict[str, Any]
+Row = TypeVar("Row")
 
 SEEN_SK = "SEEN"
 CLAIM_SK = "CLAIM"
@@ -32,6 +34,8 @@ CLAIM_TTL = timedelta(minutes=16)
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 UNPROCESSED_ATTEMPTS = 8
+# BatchWriteItem calls in flight for one large write (a sweep's decisions).
+WRITERS = 8
 
 
 def decision_key(token: str, source: Source | str, delivery_id: str) -> Item:
@@ -78,14 +82,7 @@ class AuditTable:
                 ReturnValues="ALL_NEW",
             )
             return {token: _time(response["Attributes"]["first_seen"]["S"])}
-        self._batch_put(
-            {
-                **_key(f"TOKEN#{token}", SEEN_SK),
-                "first_seen": {"S": _iso(at)},
-                "expires_at": {"N": str(int((at + REQUEST_LIFETIME).timestamp()))},
-            }
-            for token, at in sightings.items()
-        )
+        self._put_all(list(sightings.items()), _sighting_item)
         return dict(sightings)
 
     # ------------------------------------------------------------------ claims, kill switch
@@ -169,7 +166,9 @@ class AuditTable:
                 self._client.put_item, TableName=self._table, Item=self.to_item(decisions[0])
             )
         elif decisions:
-            self._batch_put(self.to_item(d) for d in decisions)
+            # DynamoDB refuses a key twice in one call: the last decision for a key wins.
+            last = {(d.token, d.source, d.delivery_id): d for d in decisions}
+            self._put_all(list(last.values()), self.to_item)
 
     def to_item(self, decision: Decision) -> Item:
         """The stored form. Never the ResourceModel: the Decision does not carry one."""
@@ -269,23 +268,32 @@ class AuditTable:
             time.sleep(min(1.0, 0.05 * 2**attempt))
         raise StoreError("UnprocessedKeys", "BatchGetItem left keys unprocessed after retries")
 
-    def _batch_put(self, items: Iterable[Item]) -> None:
-        """25 a call, unprocessed ones retried; DynamoDB refuses a key twice in one call, so
-        the last item for a key wins."""
-        unique = {(item["pk"]["S"], item["sk"]["S"]): item for item in items}
-        puts = [{"PutRequest": {"Item": item}} for item in unique.values()]
-        for i in range(0, len(puts), BATCH_WRITE_MAX):
-            pending: dict[str, Any] = {self._table: puts[i : i + BATCH_WRITE_MAX]}
-            for attempt in range(UNPROCESSED_ATTEMPTS):
-                response = self._call(self._client.batch_write_item, RequestItems=pending)
-                pending = response.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))
-            else:
-                raise StoreError(
-                    "UnprocessedItems", "BatchWriteItem left items unprocessed after retries"
-                )
+    def _put_all(self, rows: Sequence[Row], to_item: Callable[[Row], Item]) -> None:
+        """Rows of distinct keys, 25 a BatchWriteItem, from up to ``WRITERS`` threads. Items
+        are built only when their call goes out, so a 10,000-decision sweep never holds all
+        of them at once. Raises the first StoreError (other calls may have been written)."""
+        chunks = [rows[i : i + BATCH_WRITE_MAX] for i in range(0, len(rows), BATCH_WRITE_MAX)]
+
+        def write(chunk: Sequence[Row]) -> None:
+            self._batch_write([{"PutRequest": {"Item": to_item(row)}} for row in chunk])
+
+        if len(chunks) == 1:
+            write(chunks[0])
+            return
+        with ThreadPoolExecutor(min(WRITERS, len(chunks)), thread_name_prefix="audit") as pool:
+            for done in pool.map(write, chunks):
+                del done
+
+    def _batch_write(self, puts: list[Item]) -> None:
+        """One BatchWriteItem, its unprocessed items retried with backoff."""
+        pending: dict[str, Any] = {self._table: puts}
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            response = self._call(self._client.batch_write_item, RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                return
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        raise StoreError("UnprocessedItems", "BatchWriteItem left items unprocessed after retries")
 
     @staticmethod
     def _call(method: Any, **params: Any) -> Any:
@@ -325,6 +333,15 @@ def decision_from_item(item: Item) -> Decision:
         error_message=_opt(item, "error_message"),
         reason=_opt(item, "reason"),
     )
+
+
+def _sighting_item(sighting: tuple[str, datetime]) -> Item:
+    token, at = sighting
+    return {
+        **_key(f"TOKEN#{token}", SEEN_SK),
+        "first_seen": {"S": _iso(at)},
+        "expires_at": {"N": str(int((at + REQUEST_LIFETIME).timestamp()))},
+    }
 
 
 def _key(pk: str, sk: str) -> Item:
