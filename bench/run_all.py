@@ -93,6 +93,13 @@ def print_sweep(r: SweepResult) -> None:
         f"   CPU of the reaper process   {r.cpu_seconds:9.1f} s   "
         f"({r.cpu_seconds / max(1, r.cancelled) * 1000:.1f} ms per cancelled request)"
     )
+    helpers = " + ".join(f"{name} {s:.1f}" for name, s in sorted(r.helper_cpu_seconds.items()))
+    print(
+        f"   CPU bound of this machine   {r.cpu_bound_seconds:9.1f} s   "
+        f"((reaper {r.cpu_seconds:.1f} + {helpers}) / {r.cpus} CPUs; "
+        f"wall / max(bound, CPU bound) = "
+        f"{r.wall_seconds / max(r.bound_seconds, r.cpu_bound_seconds):.2f})"
+    )
     aws = ", ".join(f"{k} {v}" for k, v in sorted(r.aws_calls.items()))
     print(f"   DynamoDB/SQS calls          {aws}")
     print(f"   request units               {r.write_units:9.0f} WRU, {r.read_units:.0f} RRU")
@@ -220,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         choices=("cpu", "wall"),
-        help="record the sweep with py-spy (raw stacks in --results-dir): cpu samples only "
-        "running threads, wall every thread, waiting ones too",
+        help="record the sweep with py-spy (raw stacks in --results-dir): cpu samples the thread "
+        "holding the GIL, wall every thread, waiting ones too",
     )
     parser.add_argument(
         "--quick",
@@ -264,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             py_spy = shutil.which("py-spy", path=str(Path(sys.executable).parent))
             if args.profile and py_spy:
                 raw = args.results_dir / f"sweep-{stamp}.pyspy.txt"
-                idle = ["--idle"] if args.profile == "wall" else []
+                idle = ["--idle"] if args.profile == "wall" else ["--gil"]
                 flags = ["record", "--threads", *idle, "--rate", "50", "--format", "raw", "-o"]
                 wrapper = [py_spy, *flags, str(raw), "--"]
             sweep = run_sweep(stack, args.quota, args.latency_ms, args.stale, knobs, wrapper)

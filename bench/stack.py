@@ -28,15 +28,16 @@ HTTP_TIMEOUT_SECONDS = 120
 
 
 @contextmanager
-def _process(command: list[str], ready: str) -> Iterator[str]:
-    """Start ``command``, wait for its "<ready> listening on <url>" line, yield the URL."""
+def _process(command: list[str], ready: str) -> Iterator[tuple[str, int]]:
+    """Start ``command``, wait for its "<ready> listening on <url>" line, yield the URL
+    and the process id."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         began = time.monotonic()
         line = process.stdout.readline() if process.stdout else ""
         if ready not in line or time.monotonic() - began > START_TIMEOUT_SECONDS:
             raise RuntimeError(f"{command[2]} did not start: {line!r}")
-        yield line.rsplit(" ", 1)[1].strip()
+        yield line.rsplit(" ", 1)[1].strip(), process.pid
     finally:
         process.terminate()
         try:
@@ -93,6 +94,14 @@ class Emulator:
 class Services:
     emulator: Emulator
     moto_url: str
+    pids: dict[str, int]  # "emulator", "moto": their CPU time is part of what a run costs
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -104,10 +113,13 @@ def services(latency_ms: float, quota: float) -> Iterator[Services]:
         "--latency-ms", str(latency_ms), "--rate", "none", "--account-rate", str(quota),
     ]  # fmt: skip
     with (
-        _process(emulator_command, "ccapi-emulator listening on") as emulator_url,
-        _process([sys.executable, "-m", "bench.moto_runner"], "moto listening on") as moto_url,
+        _process(emulator_command, "ccapi-emulator listening on") as (emulator_url, emulator),
+        _process([sys.executable, "-m", "bench.moto_runner"], "moto listening on") as (
+            moto_url,
+            moto,
+        ),
     ):
-        yield Services(Emulator(emulator_url), moto_url)
+        yield Services(Emulator(emulator_url), moto_url, {"emulator": emulator, "moto": moto})
 
 
 def aws_client(service: str, endpoint_url: str) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.handler_child import RESULT_PREFIX
 from bench.scenario import Seeded, check_account, seed_account
-from bench.stack import AuditStack, Services, aws_client, create_audit_stack
+from bench.stack import AuditStack, Services, aws_client, cpu_seconds, create_audit_stack
 
 CHILD_TIMEOUT_SECONDS = 1800
 ACTIVE = ["PENDING", "IN_PROGRESS"]
@@ -53,10 +53,18 @@ class SweepResult:
     verify_seconds: float
     import_seconds: float
     cpu_seconds: float  # user + system CPU of the function's process
+    # CPU the emulator and moto used while the function ran: on a machine of ``cpus`` cores
+    # the three processes cannot finish before (sum of their CPU) / cpus.
+    helper_cpu_seconds: dict[str, float]
+    cpus: int
     aws_calls: dict[str, int]  # DynamoDB and SQS calls, counted in the function's process
     write_units: float
     read_units: float
     response: dict[str, Any]
+
+    @property
+    def cpu_bound_seconds(self) -> float:
+        return (self.cpu_seconds + sum(self.helper_cpu_seconds.values())) / self.cpus
 
     @property
     def ok(self) -> bool:
@@ -140,9 +148,14 @@ def run_sweep(
     }
     audit = create_audit_stack(services, config)
     try:
+        helpers_before = {name: cpu_seconds(pid) for name, pid in services.pids.items()}
         child, process_seconds, log_lines = run_child(
             ["sweep", "--remaining-ms", "900000"], audit.env, wrapper
         )
+        helper_cpu = {
+            name: round(cpu_seconds(pid) - helpers_before[name], 2)
+            for name, pid in services.pids.items()
+        }
         verify_began = time.perf_counter()
         state = emulator.state(requests=True)
         check = check_account(state, seeded)
@@ -185,6 +198,8 @@ def run_sweep(
         verify_seconds=verify_seconds,
         import_seconds=float(child["import_s"]),
         cpu_seconds=float(child["cpu_seconds"]),
+        helper_cpu_seconds=helper_cpu,
+        cpus=os.cpu_count() or 1,
         aws_calls=child.get("aws_calls", {}),
         write_units=float(child.get("write_units", 0)),
         read_units=float(child.get("read_units", 0)),
