@@ -30,7 +30,7 @@ from typing import Any
 
 from bench.cold_start import ColdStartResult, run_cold_start
 from bench.cost import PRICES, PRICES_AS_OF, SWEEPS_PER_MONTH, CostModel, cost_model
-from bench.sqs_path import SqsResult, run_sqs
+from bench.sqs_path import DEFAULT_FOLLOW_SECONDS, SqsResult, run_sqs
 from bench.stack import services
 from bench.sweep import (
     IdleSweep,
@@ -168,7 +168,8 @@ def print_sqs(results: list[SqsResult]) -> None:
     print("5. SQS path: batches of 10 records (one token each), audit writes on")
     for r in results:
         print(
-            f"   latency {r.latency_ms:4g} ms: {r.records_per_second:8.2f} records/s "
+            f"   latency {r.latency_ms:4g} ms, follow {r.follow_seconds:2d} s: "
+            f"{r.records_per_second:8.2f} records/s "
             f"(warm {r.warm_records_per_second:.2f}; {r.records} records in {r.batches} "
             f"batches, {r.seconds:.1f} s), {r.calls_per_record:.2f} Cloud Control calls/record, "
             f"failures {r.item_failures}, decisions {r.audit_decisions}, "
@@ -287,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         if "sqs" in args.only:
             for latency in dict.fromkeys((0.0, args.latency_ms)):
                 sqs_results.append(run_sqs(stack, args.quota, latency, args.sqs_batches, knobs))
+            no_follow = run_sqs(stack, args.quota, args.latency_ms, args.sqs_batches, knobs, 0)
+            sqs_results.append(no_follow)
             report["sqs"] = [asdict(r) for r in sqs_results]
             print_sqs(sqs_results)
     if "cold" in args.only:
@@ -299,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         print_cold(cold)
     if sweep is not None and idle is not None and sqs_results:
-        sqs = sqs_results[-1]
+        # The cost is that of the default: cancels followed to CANCEL_COMPLETE.
+        sqs = [r for r in sqs_results if r.follow_seconds == DEFAULT_FOLLOW_SECONDS][-1]
         model = cost_model(
             sqs_seconds_per_token=1 / sqs.warm_records_per_second,
             sqs_write_units=sqs.write_units / sqs.records,

@@ -2,7 +2,10 @@
 
 Each record is one stale token (a bare token body), so a batch is ten decisions: read the
 decision key (redelivery check), remember the first sighting, get the status, claim, cancel,
-follow the cancel, write the decision. Run at latency 0 and at the sweep's latency.
+follow the cancel, write the decision. The handler decides the ten records, then follows
+their cancels in one wait and writes their decisions in one call. Run at latency 0 and at the
+sweep's latency, and once more at that latency with ``cancel_follow_seconds`` 0 (no waiting
+for CANCEL_COMPLETE: what deciding alone costs).
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from bench.stack import Services, create_audit_stack
 from bench.sweep import run_child
 
 BATCH = 10
+DEFAULT_FOLLOW_SECONDS = 60  # ReaperConfig.cancel_follow_seconds
 
 
 @dataclass(frozen=True)
 class SqsResult:
     latency_ms: float
+    follow_seconds: int
     records: int
     batches: int
     seconds: float  # in the handler, all batches (the first builds the clients)
@@ -42,13 +47,19 @@ def run_sqs(
     latency_ms: float,
     batches: int,
     knobs: dict[str, Any] | None = None,
+    follow_seconds: int = DEFAULT_FOLLOW_SECONDS,
 ) -> SqsResult:
     emulator = services.emulator
     emulator.account(latency_ms, quota, knobs)
     tokens = emulator.seed(
         batches * BATCH, type_name="AWS::S3::Bucket", status="IN_PROGRESS", age_seconds=8 * 3600
     )
-    config = {"dry_run": False, "calls_per_second": quota, "max_concurrency": 1}
+    config = {
+        "dry_run": False,
+        "calls_per_second": quota,
+        "max_concurrency": 1,
+        "cancel_follow_seconds": follow_seconds,
+    }
     audit = create_audit_stack(services, config)
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".tokens", encoding="utf-8") as handle:
@@ -67,6 +78,7 @@ def run_sqs(
     total = sum(calls.values())
     return SqsResult(
         latency_ms=latency_ms,
+        follow_seconds=follow_seconds,
         records=records,
         batches=int(child["batches"]),
         seconds=seconds,
