@@ -537,13 +537,12 @@ class Run:
     def _cancel(self, decision: Decision) -> Decision:
         """Cancel a claimed request whose decision was written ahead. A cancel whose answer is
         lost (a timeout) may still have been applied: one read tells."""
-        request_token = decision.token
         try:
-            after = self._r.cloud_control.cancel(request_token)
+            after = self._r.cloud_control.cancel(decision.token)
         except RequestNotFound:
             return decision.but(outcome=Outcome.NOT_FOUND)
         except CloudControlError as exc:
-            seen_after = self._status_or_none(request_token)
+            seen_after = self._status_or_none(decision.token)
             if seen_after is None or seen_after.status not in CANCEL_STATUSES:
                 return _failed(decision, exc)
             after = seen_after
@@ -625,7 +624,9 @@ class Run:
             return found
         in_progress: set[str] = set()
         for page in cc.list_requests((Status.CANCEL_IN_PROGRESS,)):
-            in_progress.update(r.token for r in page if r.token in tokens)
+            in_progress.update(
+                r.token for r in page if r.status is Status.CANCEL_IN_PROGRESS and r.token in tokens
+            )
         return {
             t: Status.CANCEL_IN_PROGRESS if t in in_progress else Status.CANCEL_COMPLETE
             for t in tokens
