@@ -11,9 +11,12 @@ from datetime import timedelta
 import pytest
 from reaper.clock import Deadline
 from reaper.errors import CloudControlError, StoreError
+from reaper.handler import _sqs_batch
 from reaper.models import Decision, Outcome, Status
 from reaper.service import INTERRUPTED
 from reaper.wiring import workers_for
+
+from tests.conftest import FakeLambdaContext
 
 from .fakes import T0, World
 
@@ -162,3 +165,44 @@ def test_a_batch_whose_decisions_cannot_be_recorded_fails_every_record_of_it():
 @pytest.mark.parametrize(("rate", "workers"), [(0.1, 4), (5, 4), (25, 7), (200, 50), (1000, 64)])
 def test_the_pool_is_sized_from_the_rate(rate, workers):
     assert workers_for(rate) == workers
+
+
+def sqs_event(*bodies: str) -> dict:
+    """An SQS batch as Lambda's event source mapping hands it to the function."""
+    return {
+        "Records": [
+            {
+                "messageId": f"m{i}",
+                "receiptHandle": f"r{i}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:work",
+                "awsRegion": "us-east-1",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def test_the_handler_fails_the_records_whose_decisions_could_not_be_recorded():
+    world = World()
+    done, failing = stale(world, 2)
+    world.cc.errors[("get", failing)] = CloudControlError("ThrottlingException", "slow down")
+    real_record = world.audit.record
+
+    def refuse_final_writes(decisions: Sequence[Decision]) -> None:
+        if any(d.error_code != INTERRUPTED for d in decisions):
+            raise StoreError("InternalServerError", "DynamoDB had a bad moment")
+        real_record(decisions)
+
+    world.audit.record = refuse_final_writes  # type: ignore[method-assign]
+    event = sqs_event(done, failing, "not a token!")
+    response = _sqs_batch(world.run(), event, FakeLambdaContext())
+    # m1 failed on its own (retries remain); m0 and m1 decided but were not recorded; m2 is
+    # invalid: dead-lettered at once (its audit line is lost, the DLQ has it), so it succeeds.
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m0"}]}
+    assert world.cc.status_of(done) is Status.CANCEL_COMPLETE
+    assert [letter.error_code for letter in world.dlq.sent] == ["MalformedJson"]
