@@ -20,8 +20,10 @@ from typing import Any
 
 import boto3
 
-# The one definition of the audit table's schema outside the CDK stack (tests share it).
-from tests.conftest import CREDENTIALS, REGION, create_audit_table
+# The audit table's schema outside the CDK stack: one definition, shared with the tests.
+from reaper_local.audit_schema import create_audit_table
+from reaper_local.cfn_deploy import DEFAULT_REGION as REGION
+from reaper_local.localstack import CREDENTIALS
 
 START_TIMEOUT_SECONDS = 30
 HTTP_TIMEOUT_SECONDS = 120

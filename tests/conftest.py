@@ -22,6 +22,7 @@ import pytest
 from ccapi_emulator import EmulatorConfig, EmulatorServer
 from moto.server import ThreadedMotoServer
 from reaper.clock import SystemClock
+from reaper_local.audit_schema import create_audit_table
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -78,35 +79,6 @@ def emulator(emulator_server: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def aws_client(service: str, endpoint_url: str) -> Any:
     return boto3.session.Session(region_name=REGION, **CREDENTIALS).client(
         service, endpoint_url=endpoint_url
-    )
-
-
-def create_audit_table(dynamodb: Any, name: str) -> None:
-    """The key schema of docs/DESIGN.md (the CDK stack creates the same)."""
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-time",
-                "KeySchema": [
-                    {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
-    dynamodb.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
     )
 
 
