@@ -94,6 +94,18 @@ class RetryLater(ReaperError):
     """The SQS record should fail and come back: some tokens failed, retries remain."""
 
 
+class Unrecorded(StoreError):
+    """The audit table refused some decisions even 25 at a time: ``unrecorded`` are those,
+    ``recorded`` the ones written (a bad write costs its own chunk, not the whole run)."""
+
+    def __init__(
+        self, error: StoreError, recorded: list[Decision], unrecorded: list[Decision]
+    ) -> None:
+        super().__init__(error.code, error.message)
+        self.recorded = recorded
+        self.unrecorded = unrecorded
+
+
 @dataclass
 class RunReport:
     """What one invocation did: the handler turns it into metrics."""
@@ -274,9 +286,9 @@ class Run:
             return []
         try:
             self._finish(decisions)
-        except StoreError as exc:
+        except Unrecorded as exc:
             logger.error("audit write failed for a batch", extra={"error": clip(exc.message)})
-            return list(dict.fromkeys(d.delivery_id for d in decisions))
+            return list(dict.fromkeys(d.delivery_id for d in exc.unrecorded))
         return []
 
     def sweep(self) -> SweepReport:
@@ -307,8 +319,8 @@ class Run:
             finally:
                 try:
                     decisions = self._finish(work.decisions)
-                except StoreError as exc:
-                    decisions = self._dead_letter_unrecorded(work.decisions, exc)
+                except Unrecorded as exc:
+                    decisions = self._dead_letter_unrecorded(exc)
                 gone = {d.token for d in decisions if d.outcome in GONE}
                 self._remember({t: at for t, at in work.unsighted.items() if t not in gone})
                 self._hand_off(work.handoff)
@@ -509,30 +521,54 @@ class Run:
         themselves come back when the deadline is too near to start (the caller hands them
         off). Each decision is written ahead as ``Interrupted`` (all of them in one batch):
         if the invocation ends between a cancel and its record, the audit still names the
-        token (the outcome overwrites it, same key)."""
+        token (the outcome overwrites it, same key). A write that fails fails its own token
+        only: a claim is one put per token, and a refused batch is retried item by item."""
         if self.deadline.near():
             return [request for request, _, _ in chosen]
         owner = f"{delivery.source.value}#{delivery.delivery_id}"
-        decisions = [self._seen(self._base(c[0].token, delivery), *c) for c in chosen]
+        results: list[Cancelled] = []
+        claimed: list[Decision] = []
+        for request, first_seen, assessment in chosen:
+            decision = self._seen(
+                self._base(request.token, delivery), request, first_seen, assessment
+            )
+            try:
+                held = self._r.audit.claim([request.token], owner, self._r.clock.now())
+            except StoreError as exc:
+                results.append(_failed(decision, exc))
+                continue
+            if held:
+                claimed.append(decision)
+                continue
+            with self._lock:
+                self.report.claimed_elsewhere += 1
+            logger.info(
+                "claimed by another delivery",
+                extra={"token": request.token, "source": delivery.source.value},
+            )
+        ready, unwritten = self._write_ahead(claimed)
+        # Nothing is cancelled that could not be recorded.
+        return [*results, *unwritten, *(self._cancel(d) for d in ready)]
+
+    def _write_ahead(self, decisions: list[Decision]) -> tuple[list[Decision], list[Decision]]:
+        """Record the decisions as ``Interrupted`` before their cancels: (written, failed)."""
         try:
-            held = self._r.audit.claim([d.token for d in decisions], owner, self._r.clock.now())
+            self._r.audit.record([_interrupted(d) for d in decisions])
         except StoreError as exc:
-            return [_failed(d, exc) for d in decisions]
-        claimed = [d for d in decisions if d.token in held]
+            if len(decisions) == 1:
+                return [], [_failed(decisions[0], exc)]
+        else:
+            return decisions, []
+        written: list[Decision] = []
+        failed: list[Decision] = []
         for decision in decisions:
-            if decision.token not in held:
-                with self._lock:
-                    self.report.claimed_elsewhere += 1
-                logger.info(
-                    "claimed by another delivery",
-                    extra={"token": decision.token, "source": delivery.source.value},
-                )
-        try:
-            self._r.audit.record([_interrupted(d) for d in claimed])
-        except StoreError as exc:
-            # Nothing is cancelled that could not be recorded.
-            return [_failed(d, exc) for d in claimed]
-        return [self._cancel(d) for d in claimed]
+            try:
+                self._r.audit.record([_interrupted(decision)])
+            except StoreError as exc:
+                failed.append(_failed(decision, exc))
+            else:
+                written.append(decision)
+        return written, failed
 
     def _cancel(self, decision: Decision) -> Decision:
         """Cancel a claimed request whose decision was written ahead. A cancel whose answer is
@@ -572,8 +608,30 @@ class Run:
                 self.report.outcomes.update(d.outcome for d in decisions)
             for decision in decisions:
                 _log_decision(decision)
-            self._r.audit.record(decisions)
+            self._record(decisions)
         return decisions
+
+    def _record(self, decisions: list[Decision]) -> None:
+        """Write the decisions; if the table refuses them, again 25 at a time, and raise
+        Unrecorded with those it still refuses (the others are then written)."""
+        try:
+            self._r.audit.record(decisions)
+            return
+        except StoreError as exc:
+            error = exc
+        recorded: list[Decision] = []
+        unrecorded: list[Decision] = []
+        for i in range(0, len(decisions), CHUNK_MAX):
+            part = decisions[i : i + CHUNK_MAX]
+            try:
+                self._r.audit.record(part)
+            except StoreError as exc:
+                error = exc
+                unrecorded += part
+            else:
+                recorded += part
+        if unrecorded:
+            raise Unrecorded(error, recorded, unrecorded)
 
     def _follow(self, decisions: list[Decision]) -> list[Decision]:
         """Poll cancelled requests until CANCEL_COMPLETE or ``cancel_follow_seconds``."""
@@ -644,23 +702,21 @@ class Run:
         self.report.handed_off += len(tokens)
         logger.info("handed off to the work queue", extra={"tokens": len(tokens)})
 
-    def _dead_letter_unrecorded(
-        self, decisions: Sequence[Decision], error: StoreError
-    ) -> list[Decision]:
-        """The audit table refused a sweep's decisions, and a schedule delivers nothing twice
-        (the next sweep no longer lists what was cancelled): the DLQ keeps every one of them,
-        replayable, so no cancel goes unrecorded. Returns what is left to dead-letter."""
+    def _dead_letter_unrecorded(self, error: Unrecorded) -> list[Decision]:
+        """The audit table refused some of a sweep's decisions, and a schedule delivers
+        nothing twice (the next sweep no longer lists what was cancelled): the DLQ keeps each
+        of them, replayable, so no cancel goes unrecorded. Returns the recorded ones."""
         logger.error(
-            "audit write failed: the sweep's decisions go to the DLQ",
-            extra={"error": clip(error.message), "decisions": len(decisions)},
+            "audit write failed: the sweep's unrecorded decisions go to the DLQ",
+            extra={"error": clip(error.message), "decisions": len(error.unrecorded)},
         )
         why = clip(f"the audit table refused this sweep's decisions ({error.code}); replay them")
         unrecorded = [
             d.but(outcome=Outcome.FAILED, error_code="Unrecorded", error_message=why)
-            for d in decisions
+            for d in error.unrecorded
         ]
         self._dead_letter_failures(unrecorded, Mode.CANCEL, _dump({"sweep": self.request_id}))
-        return []
+        return error.recorded
 
     def _dead_letter_failures(self, failed: Sequence[Decision], mode: Mode, original: str) -> None:
         """One dead-letter record per error code (up to 100 tokens each), replayable as is."""

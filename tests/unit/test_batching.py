@@ -206,3 +206,57 @@ def test_the_handler_fails_the_records_whose_decisions_could_not_be_recorded():
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m0"}]}
     assert world.cc.status_of(done) is Status.CANCEL_COMPLETE
     assert [letter.error_code for letter in world.dlq.sent] == ["MalformedJson"]
+
+
+def test_a_failed_audit_write_fails_its_own_token_not_its_chunk():
+    world = World(max_cancellations_per_run=1000, calls_per_second=200, max_concurrency=1)
+    tokens = stale(world, 25)  # one chunk
+    bad_claim, bad_write = tokens[3], tokens[7]
+    real_claim, real_record = world.audit.claim, world.audit.record
+    refused = StoreError("InternalServerError", "injected")
+
+    def claim(batch, owner, now):
+        if bad_claim in batch:
+            raise refused
+        return real_claim(batch, owner, now)
+
+    def record(decisions: Sequence[Decision]) -> None:
+        # DynamoDB refuses any batch, and the one item, holding the bad write-ahead.
+        if any(d.token == bad_write and d.error_code == INTERRUPTED for d in decisions):
+            raise refused
+        real_record(decisions)
+
+    world.audit.claim = claim  # type: ignore[method-assign]
+    world.audit.record = record  # type: ignore[method-assign]
+    world.run().sweep()
+    outcomes = {t: world.audit.of(t)[0].outcome for t in tokens}
+    assert outcomes[bad_claim] is Outcome.FAILED and outcomes[bad_write] is Outcome.FAILED
+    assert world.cc.status_of(bad_claim) is world.cc.status_of(bad_write) is Status.IN_PROGRESS
+    others = set(tokens) - {bad_claim, bad_write}
+    assert {outcomes[t] for t in others} == {Outcome.CANCEL_COMPLETE}
+    (letter,) = world.dlq.sent
+    assert sorted(letter.tokens) == sorted([bad_claim, bad_write])
+
+
+def test_a_final_write_refused_dead_letters_only_the_decisions_it_held():
+    world = World(max_cancellations_per_run=1000)
+    tokens = stale(world, 60)
+    poisoned = tokens[30]
+    real_record = world.audit.record
+
+    def record(decisions: Sequence[Decision]) -> None:
+        final = [d for d in decisions if d.error_code != INTERRUPTED]
+        if any(d.token == poisoned for d in final):
+            raise StoreError("InternalServerError", "injected")
+        real_record(decisions)
+
+    world.audit.record = record  # type: ignore[method-assign]
+    world.run().sweep()
+    unrecorded = {t for letter in world.dlq.sent for t in letter.tokens}
+    # The 25 decisions written with the refused one are dead-lettered (replayable); the other
+    # 35 are in the audit table as cancelled, and none of them is in the DLQ.
+    assert poisoned in unrecorded and len(unrecorded) == 25
+    assert {letter.error_code for letter in world.dlq.sent} == {"Unrecorded"}
+    recorded = [t for t in tokens if world.audit.of(t)[0].error_code != INTERRUPTED]
+    assert set(recorded) == set(tokens) - unrecorded
+    assert {world.audit.of(t)[0].outcome for t in recorded} == {Outcome.CANCEL_COMPLETE}
