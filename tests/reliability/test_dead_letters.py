@@ -13,21 +13,7 @@ import pytest
 import reaper.handler as handler
 from reaper.parsing import MAX_BODY_BYTES
 
-from tests.conftest import REGION, FakeLambdaContext, Stack
-
-
-def record(body: str) -> dict[str, Any]:
-    return {
-        "messageId": "m-1",
-        "receiptHandle": "r-1",
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:work",
-        "awsRegion": REGION,
-    }
+from tests.conftest import FakeLambdaContext, Stack, sqs_record
 
 
 @pytest.mark.parametrize(
@@ -46,7 +32,7 @@ def test_a_large_unusable_body_is_dead_lettered_with_its_error_at_once(
     assert len(body.encode()) <= MAX_BODY_BYTES  # the reaper accepts its size
     handler.container.cache_clear()
     try:
-        response = handler.lambda_handler({"Records": [record(body)]}, FakeLambdaContext())
+        response = handler.lambda_handler({"Records": [sqs_record(body)]}, FakeLambdaContext())
     finally:
         handler.container.cache_clear()
     letters = stack.dead_letters()

@@ -21,7 +21,7 @@ from reaper.ports import DeadLetter
 from reaper.service import ORIGINAL_MAX_CHARS
 from reaper.settings import Settings
 
-from tests.conftest import FakeLambdaContext
+from tests.conftest import FakeLambdaContext, sqs_record
 from tests.unit.fakes import World
 
 from .strategies import bodies, events
@@ -38,20 +38,6 @@ def handler_over(world: World) -> Iterator[None]:
         yield
     finally:
         handler.container = saved  # type: ignore[assignment]
-
-
-def sqs_record(body: str, message_id: str) -> dict[str, Any]:
-    return {
-        "messageId": message_id,
-        "receiptHandle": message_id,
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:work",
-        "awsRegion": "us-east-1",
-    }
 
 
 @st.composite

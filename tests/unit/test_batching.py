@@ -16,7 +16,7 @@ from reaper.models import Decision, Outcome, Status
 from reaper.service import INTERRUPTED
 from reaper.wiring import workers_for
 
-from tests.conftest import FakeLambdaContext
+from tests.conftest import FakeLambdaContext, sqs_record
 
 from .fakes import T0, World
 
@@ -168,23 +168,8 @@ def test_the_pool_is_sized_from_the_rate(rate, workers):
 
 
 def sqs_event(*bodies: str) -> dict:
-    """An SQS batch as Lambda's event source mapping hands it to the function."""
-    return {
-        "Records": [
-            {
-                "messageId": f"m{i}",
-                "receiptHandle": f"r{i}",
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:work",
-                "awsRegion": "us-east-1",
-            }
-            for i, body in enumerate(bodies)
-        ]
-    }
+    """An SQS batch of these bodies, message ids m0, m1, ..."""
+    return {"Records": [sqs_record(body, f"m{i}") for i, body in enumerate(bodies)]}
 
 
 def test_the_handler_fails_the_records_whose_decisions_could_not_be_recorded():
