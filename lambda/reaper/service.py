@@ -552,23 +552,14 @@ class Run:
 
     def _write_ahead(self, decisions: list[Decision]) -> tuple[list[Decision], list[Decision]]:
         """Record the decisions as ``Interrupted`` before their cancels: (written, failed)."""
-        try:
-            self._r.audit.record([_interrupted(d) for d in decisions])
-        except StoreError as exc:
-            if len(decisions) == 1:
-                return [], [_failed(decisions[0], exc)]
-        else:
+        _, refused, error = self._record_in_parts([_interrupted(d) for d in decisions], 1)
+        if error is None:
             return decisions, []
-        written: list[Decision] = []
-        failed: list[Decision] = []
-        for decision in decisions:
-            try:
-                self._r.audit.record([_interrupted(decision)])
-            except StoreError as exc:
-                failed.append(_failed(decision, exc))
-            else:
-                written.append(decision)
-        return written, failed
+        lost = {d.token for d in refused}
+        return (
+            [d for d in decisions if d.token not in lost],
+            [_failed(d, error) for d in decisions if d.token in lost],
+        )
 
     def _cancel(self, decision: Decision) -> Decision:
         """Cancel a claimed request whose decision was written ahead. A cancel whose answer is
@@ -612,26 +603,36 @@ class Run:
         return decisions
 
     def _record(self, decisions: list[Decision]) -> None:
-        """Write the decisions; if the table refuses them, again 25 at a time, and raise
-        Unrecorded with those it still refuses (the others are then written)."""
+        """Write the decisions; raise Unrecorded with those the table refuses even 25 at a
+        time (the others are then written)."""
+        recorded, unrecorded, error = self._record_in_parts(decisions, CHUNK_MAX)
+        if error is not None:
+            raise Unrecorded(error, recorded, unrecorded)
+
+    def _record_in_parts(
+        self, decisions: list[Decision], size: int
+    ) -> tuple[list[Decision], list[Decision], StoreError | None]:
+        """One write; if the table refuses it, again ``size`` decisions at a time, so a bad
+        write costs its own part only. Returns (written, refused, the last error or None)."""
         try:
             self._r.audit.record(decisions)
-            return
+            return decisions, [], None
         except StoreError as exc:
             error = exc
-        recorded: list[Decision] = []
-        unrecorded: list[Decision] = []
-        for i in range(0, len(decisions), CHUNK_MAX):
-            part = decisions[i : i + CHUNK_MAX]
+        if len(decisions) <= size:
+            return [], decisions, error
+        written: list[Decision] = []
+        refused: list[Decision] = []
+        for i in range(0, len(decisions), size):
+            part = decisions[i : i + size]
             try:
                 self._r.audit.record(part)
             except StoreError as exc:
                 error = exc
-                unrecorded += part
+                refused += part
             else:
-                recorded += part
-        if unrecorded:
-            raise Unrecorded(error, recorded, unrecorded)
+                written += part
+        return written, refused, (error if refused else None)
 
     def _follow(self, decisions: list[Decision]) -> list[Decision]:
         """Poll cancelled requests until CANCEL_COMPLETE or ``cancel_follow_seconds``."""
@@ -766,14 +767,10 @@ class Run:
         seen = self._r.audit.first_seen(tokens)
         new = {t: now for t in tokens if t not in seen}
         seen.update(new)
-        assessed = [
-            (
-                request,
-                seen.get(request.token),
-                assess(request, seen.get(request.token), now, self.config),
-            )
-            for request in page
-        ]
+        assessed: list[Chosen] = []
+        for request in page:
+            first_seen = seen.get(request.token)
+            assessed.append((request, first_seen, assess(request, first_seen, now, self.config)))
         return assessed, new
 
     def _remember(self, sightings: Mapping[str, datetime]) -> None:
