@@ -1,0 +1,59 @@
+"""Every name the function, the stack, the local stack and the CLI must agree on, written once.
+
+Imported by ``infra/`` (what it creates), ``reaper`` (what it reads and writes), ``local/``
+(what it builds for tests and the demo) and the CLI (what it reads). Plain constants only: the
+cold path and the CDK app both import this module. docs/DESIGN.md describes each contract.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ---------------------------------------------------------------- the function's environment
+ENV_AUDIT_TABLE_NAME: Final = "AUDIT_TABLE_NAME"
+ENV_WORK_QUEUE_URL: Final = "WORK_QUEUE_URL"
+ENV_DEAD_LETTER_QUEUE_URL: Final = "DEAD_LETTER_QUEUE_URL"
+ENV_REAPER_CONFIG: Final = "REAPER_CONFIG"
+ENV_TRACE_DISABLED: Final = "POWERTOOLS_TRACE_DISABLED"
+ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
+ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_POWERTOOLS_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
+REQUIRED_ENV: Final = (ENV_AUDIT_TABLE_NAME, ENV_WORK_QUEUE_URL, ENV_DEAD_LETTER_QUEUE_URL)
+
+# ---------------------------------------------------------------- the audit table
+TABLE_PARTITION_KEY: Final = "pk"
+TABLE_SORT_KEY: Final = "sk"
+TABLE_TTL_ATTRIBUTE: Final = "expires_at"
+TABLE_GSI_NAME: Final = "by-time"
+TABLE_GSI_PARTITION_KEY: Final = "gsi1pk"
+TABLE_GSI_SORT_KEY: Final = "gsi1sk"
+# The by-time index's partition of decisions written ahead of a cancel and not yet replaced by
+# their outcome: the next sweep reconciles what it finds there (sparse by construction).
+GSI_INTERRUPTED_PARTITION: Final = "INTERRUPTED"
+
+# ---------------------------------------------------------------- EventBridge event formats
+CUSTOM_EVENT_SOURCE: Final = "cloudcontrol-reaper"
+CUSTOM_EVENT_DETAIL_TYPE: Final = "Cancel Resource Request"
+CLOUDTRAIL_EVENT_SOURCE: Final = "aws.cloudcontrolapi"
+CLOUDTRAIL_DETAIL_TYPE: Final = "AWS API Call via CloudTrail"
+CLOUDTRAIL_API_EVENT_SOURCE: Final = "cloudcontrolapi.amazonaws.com"
+CLOUDTRAIL_EVENT_NAMES: Final = ("CreateResource", "UpdateResource", "DeleteResource")
+SCHEDULE_EVENT_SOURCE: Final = "aws.events"
+SCHEDULE_DETAIL_TYPE: Final = "Scheduled Event"
+
+# ---------------------------------------------------------------- the dead-letter record
+DEAD_LETTER_KIND: Final = "reaper.dead-letter"
+# 2: a letter carries its delivery id and, for decisions the audit table refused, the
+# decisions themselves, so a replay records what happened instead of deciding again.
+DEAD_LETTER_VERSION: Final = 2
+
+# ---------------------------------------------------------------- stack outputs
+OUTPUT_AUDIT_TABLE_NAME: Final = "AuditTableName"
+OUTPUT_WORK_QUEUE_URL: Final = "WorkQueueUrl"
+OUTPUT_DEAD_LETTER_QUEUE_URL: Final = "DeadLetterQueueUrl"
+OUTPUT_FUNCTION_NAME: Final = "FunctionName"
+OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
+OUTPUT_SCHEDULE_RULE_NAME: Final = "ScheduleRuleName"
+OUTPUT_CANCEL_RULE_NAME: Final = "CancelRuleName"
+OUTPUT_CLOUDTRAIL_RULE_NAME: Final = "CloudTrailRuleName"
+OUTPUT_DASHBOARD_NAME: Final = "DashboardName"
