@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 import sys
 import threading
 from types import FrameType
+from typing import NoReturn
 
-from ccapi_emulator.config import EmulatorConfig
+from ccapi_emulator.config import (
+    CURSOR_MODES,
+    FINISHED_CANCEL_MODES,
+    MISSING_TYPE_NAME_MODES,
+    EmulatorConfig,
+)
 from ccapi_emulator.lifecycle import STATUSES, Lifecycle
 from ccapi_emulator.server import EmulatorServer
 
@@ -19,6 +26,34 @@ def _rate(text: str) -> float | None:
     if text.lower() in ("none", "off", "0"):
         return None
     return float(text)
+
+
+def _seconds(text: str) -> float:
+    """A duration: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction from 0 to 1, got {text!r}")
+    return value
+
+
+def _lifecycle(text: str) -> Lifecycle:
+    try:
+        return Lifecycle.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _lifecycle_rule(text: str) -> tuple[str, Lifecycle]:
@@ -31,8 +66,15 @@ def _lifecycle_rule(text: str) -> tuple[str, Lifecycle]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad flag or value in one line (no usage block, no traceback)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ccapi-emulator",
         description="Local emulator of the AWS Cloud Control API request surface.",
     )
@@ -49,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--cancel-complete-after", type=float, default=5.0, help="seconds in CANCEL_IN_PROGRESS")
     add(
         "--default-lifecycle",
-        type=Lifecycle.parse,
+        type=_lifecycle,
         default=Lifecycle.succeed(),
         help="succeed:SECONDS | fail:SECONDS | stuck:PENDING | stuck:IN_PROGRESS",
     )
@@ -61,6 +103,38 @@ def _parser() -> argparse.ArgumentParser:
         metavar="GLOB=SPEC",
         help="lifecycle for matching TypeNames, e.g. 'AWS::RDS::*=stuck:IN_PROGRESS' (repeatable)",
     )
+    add(
+        "--cursor",
+        choices=CURSOR_MODES,
+        default="opaque",
+        help="NextToken of ListResourceRequests: the last item's key, or an offset",
+    )
+    add(
+        "--listing-lag-seconds",
+        type=_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="ListResourceRequests shows statuses as they were this long ago",
+    )
+    add(
+        "--finished-cancel",
+        choices=FINISHED_CANCEL_MODES,
+        default="status",
+        help="answer to cancelling a request that is no longer PENDING/IN_PROGRESS",
+    )
+    add(
+        "--missing-type-name",
+        choices=MISSING_TYPE_NAME_MODES,
+        default="none",
+        help="leave TypeName out of List summaries ('list') or of every read-back event ('all')",
+    )
+    add(
+        "--missing-type-name-fraction",
+        type=_fraction,
+        default=1.0,
+        metavar="FRACTION",
+        help="share of requests (chosen by token) that lose their TypeName",
+    )
     add("--manual-clock", action="store_true", help="time moves only via POST /_emulator/clock")
     add("--random-seed", type=int, default=None, help="makes injected faults repeatable")
     add("--seed-stuck", type=int, default=0, metavar="N", help="start with N stuck requests")
@@ -71,10 +145,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    config = EmulatorConfig(
+def _config(args: argparse.Namespace) -> EmulatorConfig:
+    return EmulatorConfig(
         manual_clock=args.manual_clock,
         latency_ms=args.latency_ms,
         rate_per_second=args.rate,
@@ -87,7 +159,22 @@ def main(argv: list[str] | None = None) -> int:
         default_lifecycle=args.default_lifecycle,
         lifecycles=dict(args.lifecycle),
         random_seed=args.random_seed,
+        cursor=args.cursor,
+        listing_lag_seconds=args.listing_lag_seconds,
+        finished_cancel=args.finished_cancel,
+        missing_type_name=args.missing_type_name,
+        missing_type_name_fraction=args.missing_type_name_fraction,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        config = _config(args)
+    except ValueError as error:  # EmulatorConfig's own checks, reported like argparse's
+        parser.error(str(error))
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

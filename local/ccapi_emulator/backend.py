@@ -12,6 +12,8 @@ import base64
 import binascii
 import bisect
 import fnmatch
+import hashlib
+import itertools
 import json
 import random
 import threading
@@ -73,17 +75,19 @@ class _Request:
         entered, status = status_at(self.timeline, now)
         return status, event_time(entered, status, now, self.progress_tick_seconds)
 
-    def progress_event(self, now: float) -> Json:
+    def progress_event(self, now: float, *, with_type_name: bool = True) -> Json:
         """The ProgressEvent as it goes on the wire (EventTime in epoch seconds)."""
         status, when = self.state(now)
-        event: Json = {
-            "TypeName": self.type_name,
-            "Identifier": self.identifier,
-            "RequestToken": self.token,
-            "Operation": self.operation,
-            "OperationStatus": status,
-            "EventTime": when,
-        }
+        event: Json = {"TypeName": self.type_name} if with_type_name else {}
+        event.update(
+            {
+                "Identifier": self.identifier,
+                "RequestToken": self.token,
+                "Operation": self.operation,
+                "OperationStatus": status,
+                "EventTime": when,
+            }
+        )
         if self.resource_model is not None:
             event["ResourceModel"] = self.resource_model
         if status == FAILED:
@@ -171,6 +175,7 @@ class Snapshot:
 
 
 def _encode_cursor(key: tuple[float, int]) -> str:
+    """An opaque cursor: the key of the last request listed (``cursor="opaque"``)."""
     return base64.b64encode(f"{key[0]!r}:{key[1]}".encode()).decode()
 
 
@@ -180,6 +185,33 @@ def _decode_cursor(token: str) -> tuple[float, int]:
         return float(created), int(seq)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise errors.ApiError("ValidationException", "Invalid NextToken") from None
+
+
+_OFFSET_PREFIX = "offset:"
+
+
+def _encode_offset(offset: int) -> str:
+    """A positional cursor: an offset into the filtered list (``cursor="positional"``)."""
+    return base64.b64encode(f"{_OFFSET_PREFIX}{offset}".encode()).decode()
+
+
+def _decode_offset(token: str) -> int:
+    try:
+        text = base64.b64decode(token, validate=True).decode()
+        if not text.startswith(_OFFSET_PREFIX):
+            raise ValueError(text)
+        offset = int(text.removeprefix(_OFFSET_PREFIX))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise errors.ApiError("ValidationException", "Invalid NextToken") from None
+    if offset < 0:
+        raise errors.ApiError("ValidationException", "Invalid NextToken")
+    return offset
+
+
+def _token_fraction(token: str) -> float:
+    """A number in [0, 1) fixed by the token, so a fraction of requests is chosen repeatably."""
+    digest = hashlib.sha256(token.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
 def _apply_patch(model: str | None, patch_document: str) -> str | None:
@@ -463,44 +495,74 @@ class EmulatorBackend:
         return {"ProgressEvent": request.progress_event(now)}
 
     def _get_resource_request_status(self, params: Json, now: float) -> Json:
-        return {"ProgressEvent": self._find(params["RequestToken"]).progress_event(now)}
+        request = self._find(params["RequestToken"])
+        return {"ProgressEvent": self._read_event(request, now, listing=False)}
 
     def _cancel_resource_request(self, params: Json, now: float) -> Json:
         request = self._find(params["RequestToken"])
         status, _ = request.state(now)
         if status not in CANCELLABLE:
             self._cancel_noops.append(request.token)
-            return {"ProgressEvent": request.progress_event(now)}
+            mode = self._config.finished_cancel
+            if mode == "concurrent-modification":
+                raise errors.finished_cancel_conflict(request.token, status)
+            if mode == "invalid-request":
+                raise errors.not_cancellable(request.token, status)
+            return {"ProgressEvent": self._read_event(request, now, listing=False)}
         reached = [phase for phase in request.timeline if phase[0] <= now]
         delay = self._config.cancel_complete_after_seconds
         request.timeline = [*reached, (now, CANCEL_IN_PROGRESS), (now + delay, CANCEL_COMPLETE)]
         request.cancelled_at = now
         self._cancelled.append(request.token)
-        event = request.progress_event(now)
+        event = self._read_event(request, now, listing=False)
         event.update(OperationStatus=CANCEL_IN_PROGRESS, EventTime=now)
         return {"ProgressEvent": event}
 
     def _list_resource_requests(self, params: Json, now: float) -> Json:
+        """Newest first, as the requests were ``listing_lag_seconds`` ago.
+
+        A request started less than the lag ago is not listed yet: the listing is the state of
+        the world at ``now - lag``.
+        """
         wanted = params.get("ResourceRequestStatusFilter") or {}
         operations = set(wanted.get("Operations") or OPERATIONS)
         statuses = set(wanted.get("OperationStatuses") or STATUSES)
         limit = params.get("MaxResults", 20)
         cursor = params.get("NextToken")
-        index = (
-            bisect.bisect_right(self._keys, _decode_cursor(cursor)) - 1
-            if cursor
-            else len(self._ordered) - 1
-        )
-        page: list[Json] = []
+        seen_at = now - self._config.listing_lag_seconds
+
+        def listed(request: _Request) -> bool:
+            return (
+                request.created_at <= seen_at
+                and request.operation in operations
+                and request.state(seen_at)[0] in statuses
+            )
+
+        chosen: list[_Request]
         next_token = None
-        while index >= 0:  # newest first
-            request = self._ordered[index]
-            if request.operation in operations and request.state(now)[0] in statuses:
-                if len(page) == limit:
-                    next_token = _encode_cursor(request.key)
-                    break
-                page.append(request.progress_event(now))
-            index -= 1
+        if self._config.cursor == "positional":
+            offset = _decode_offset(cursor) if cursor else 0
+            matches = (r for r in reversed(self._ordered) if listed(r))
+            chosen = list(itertools.islice(matches, offset, offset + limit + 1))
+            if len(chosen) > limit:
+                chosen.pop()
+                next_token = _encode_offset(offset + limit)
+        else:
+            index = (
+                bisect.bisect_right(self._keys, _decode_cursor(cursor)) - 1
+                if cursor
+                else len(self._ordered) - 1
+            )
+            chosen = []
+            while index >= 0:  # newest first
+                request = self._ordered[index]
+                if listed(request):
+                    if len(chosen) == limit:
+                        next_token = _encode_cursor(request.key)
+                        break
+                    chosen.append(request)
+                index -= 1
+        page = [self._read_event(r, seen_at, listing=True) for r in chosen]
         body: Json = {"ResourceRequestStatusSummaries": page}
         if next_token:
             body["NextToken"] = next_token
@@ -534,6 +596,18 @@ class EmulatorBackend:
         return RateLimiter(
             config.rate_per_second, config.account_rate_per_second, config.burst_seconds
         )
+
+    def _read_event(self, request: _Request, at: float, *, listing: bool) -> Json:
+        """The ProgressEvent Get, Cancel (``listing=False``) or List show, TypeName per the mode.
+
+        Create, Update and Delete answer with ``progress_event`` directly: the caller has just
+        sent the TypeName, so no mode leaves it out there.
+        """
+        mode = self._config.missing_type_name
+        hidden = (mode == "all" or (mode == "list" and listing)) and (
+            _token_fraction(request.token) < self._config.missing_type_name_fraction
+        )
+        return request.progress_event(at, with_type_name=not hidden)
 
     def _remember(self, request: _Request) -> None:
         """Index a request by token and by the resource it acts on."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,29 @@ RUNTIME_KNOBS = frozenset(
         "cancel_complete_after_seconds",
         "default_lifecycle",
         "retention_seconds",
+        "cursor",
+        "listing_lag_seconds",
+        "finished_cancel",
+        "missing_type_name",
+        "missing_type_name_fraction",
     }
+)
+
+# Behaviours the API reference leaves open: the allowed values of each mode knob, the first being
+# the default (today's behaviour). See docs/emulator.md, "Modes".
+CURSOR_MODES: tuple[str, ...] = ("opaque", "positional")
+FINISHED_CANCEL_MODES: tuple[str, ...] = ("status", "concurrent-modification", "invalid-request")
+MISSING_TYPE_NAME_MODES: tuple[str, ...] = ("none", "list", "all")
+
+# One knob set per non-default mode, for running a suite under each plausible behaviour in turn
+# (e.g. ``pytest.mark.parametrize("mode", ALTERNATE_MODES)`` then ``backend.configure(**mode)``).
+ALTERNATE_MODES: tuple[Mapping[str, Any], ...] = (
+    {"cursor": "positional"},
+    {"listing_lag_seconds": 30.0},
+    {"finished_cancel": "concurrent-modification"},
+    {"finished_cancel": "invalid-request"},
+    {"missing_type_name": "list", "missing_type_name_fraction": 0.5},
+    {"missing_type_name": "all", "missing_type_name_fraction": 0.5},
 )
 
 
@@ -35,6 +58,10 @@ class EmulatorConfig:
     rate_per_second: one token bucket per operation family (see ``OPERATION_FAMILIES``);
     account_rate_per_second: one more bucket that every call draws from. None disables either.
     Each bucket holds ``burst_seconds`` worth of tokens (at least one).
+
+    The mode knobs (cursor, listing_lag_seconds, finished_cancel, missing_type_name and its
+    fraction) choose among behaviours the API reference leaves open; their defaults are the
+    emulator's original behaviour.
     """
 
     manual_clock: bool = False
@@ -51,8 +78,30 @@ class EmulatorConfig:
     lifecycles: Mapping[str, Lifecycle] = field(default_factory=dict)
     retention_seconds: float = SEVEN_DAYS
     random_seed: int | None = None
+    cursor: str = "opaque"
+    listing_lag_seconds: float = 0.0
+    finished_cancel: str = "status"
+    missing_type_name: str = "none"
+    missing_type_name_fraction: float = 1.0
 
     def __post_init__(self) -> None:
+        for name, allowed in (
+            ("cursor", CURSOR_MODES),
+            ("finished_cancel", FINISHED_CANCEL_MODES),
+            ("missing_type_name", MISSING_TYPE_NAME_MODES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}"
+                )
+        lag = self.listing_lag_seconds
+        if not _is_number(lag) or not 0.0 <= lag < math.inf:
+            raise ValueError(f"listing_lag_seconds must be a number >= 0, not {lag!r}")
+        fraction = self.missing_type_name_fraction
+        if not _is_number(fraction) or not 0.0 <= fraction <= 1.0:
+            raise ValueError(
+                f"missing_type_name_fraction must be between 0 and 1, not {fraction!r}"
+            )
         for name in (
             "throttle_probability",
             "internal_failure_probability",
@@ -80,3 +129,7 @@ class EmulatorConfig:
         data["default_lifecycle"] = self.default_lifecycle.to_dict()
         data["lifecycles"] = {glob: lc.to_dict() for glob, lc in self.lifecycles.items()}
         return data
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -46,3 +46,21 @@ def concurrent_modification() -> ApiError:
         "The resource is currently being modified by another operation (injected by the emulator)",
         500,
     )
+
+
+def finished_cancel_conflict(token: str, status: str) -> ApiError:
+    """``finished_cancel="concurrent-modification"``: the modelled 500, which botocore retries."""
+    return ApiError(
+        "ConcurrentModificationException",
+        f"Request with token {token} is {status} and can no longer be cancelled",
+        500,
+    )
+
+
+def not_cancellable(token: str, status: str) -> ApiError:
+    """``finished_cancel="invalid-request"``: a 400 with a code Cancel does not model."""
+    return ApiError(
+        "InvalidRequestException",
+        f"Request with token {token} is {status}: only PENDING or IN_PROGRESS requests can be "
+        "cancelled",
+    )

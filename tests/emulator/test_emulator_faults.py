@@ -65,24 +65,26 @@ def test_a_throttled_call_spends_no_token():
 
 
 def test_calls_above_the_configured_rate_get_throttling_exception(client, backend):
-    # Given a limit of 10 status calls a second
-    backend.configure(rate_per_second=10)
+    # Given a bucket of 10 status calls that refills one call every 10 s (the refill rate itself
+    # is pinned on a fake clock above; a slow refill keeps this test off the wall clock)
     [token] = backend.seed(1)
+    started = time.monotonic()
+    backend.configure(rate_per_second=0.1, burst_seconds=100)
 
-    # When calls come as fast as one client can make them for 0.6 s
-    outcomes = []
-    deadline = time.perf_counter() + 0.6
-    while time.perf_counter() < deadline:
-        outcomes.append(_code(client.get_resource_request_status, RequestToken=token))
+    # When 30 calls come back to back
+    outcomes = [_code(client.get_resource_request_status, RequestToken=token) for _ in range(30)]
+    elapsed = time.monotonic() - started
 
-    # Then about 10 + 10 * 0.6 pass, the rest get AWS's 400 ThrottlingException, all counted
+    # Then the first 10 pass, and after them only what the refill allows (none unless the 30
+    # calls took 10 s or more); the rest get AWS's 400 ThrottlingException, all counted
     passed = outcomes.count(None)
-    assert 10 <= passed <= 18
-    assert set(outcomes) == {None, ("ThrottlingException", 400)}
+    assert outcomes[:10] == [None] * 10
+    assert passed <= 10 + int(0.1 * elapsed)
+    assert set(outcomes[10:]) <= {None, ("ThrottlingException", 400)}
     snapshot = backend.snapshot()
-    assert snapshot.throttled == len(outcomes) - passed
+    assert snapshot.throttled == 30 - passed > 0
     assert snapshot.throttled_by_operation == {"GetResourceRequestStatus": snapshot.throttled}
-    assert snapshot.calls["GetResourceRequestStatus"] == len(outcomes)
+    assert snapshot.calls["GetResourceRequestStatus"] == 30
 
 
 def test_rate_none_disables_throttling(client, backend):
@@ -92,19 +94,21 @@ def test_rate_none_disables_throttling(client, backend):
 
 
 def test_an_account_wide_rate_throttles_all_operations_together(client, backend):
-    # Given no family limit but 2 calls/s for the whole account
-    backend.configure(rate_per_second=None, account_rate_per_second=2, burst_seconds=1)
+    # Given no family limit but an account bucket of 2 calls that refills one every 50 s
     [token] = backend.seed(1)
+    started = time.monotonic()
+    backend.configure(rate_per_second=None, account_rate_per_second=0.02, burst_seconds=100)
 
     # When three status calls and then three list calls come at once
     outcomes = [_code(client.get_resource_request_status, RequestToken=token) for _ in range(3)]
     outcomes += [_code(client.list_resource_requests) for _ in range(3)]
+    refills = int(0.02 * (time.monotonic() - started))  # 0 unless the six calls took 50 s
 
-    # Then the status calls spent the account's 2 tokens (3 if a refill crept in), so the
-    # list calls were throttled although no limit was set on their own family
+    # Then the status calls spent the account's 2 tokens, so the list calls were throttled
+    # although no limit was set on their own family
     assert outcomes[:2] == [None, None]
-    assert outcomes.count(None) in (2, 3)
-    assert backend.snapshot().throttled_by_operation["ListResourceRequests"] >= 2
+    assert outcomes.count(None) <= 2 + refills
+    assert backend.snapshot().throttled_by_operation["ListResourceRequests"] >= 3 - refills
 
 
 @pytest.mark.parametrize(
