@@ -158,6 +158,7 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ContextKey("dryRun", "dry_run", ReaperConfig),
     ContextKey("defaultThresholdMinutes", "default_threshold_minutes", ReaperConfig),
     ContextKey("thresholdRules", "threshold_rules", ReaperConfig, Kind.JSON),
+    ContextKey("builtinRules", "builtin_rules", ReaperConfig),
     ContextKey("includeTypes", "include_types", ReaperConfig, Kind.GLOBS),
     ContextKey("excludeTypes", "exclude_types", ReaperConfig, Kind.GLOBS),
     ContextKey("maxCancellationsPerRun", "max_cancellations_per_run", ReaperConfig),

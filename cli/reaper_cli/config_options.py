@@ -30,7 +30,14 @@ def add_config_options(parser: argparse.ArgumentParser, *, cancels: bool = True)
         type=_rule,
         action="append",
         metavar="GLOB=MINUTES",
-        help="threshold for matching TypeNames, before the config's rules (repeatable)",
+        help="threshold for matching TypeNames, before the config's rules and the built-in "
+        "ones (repeatable)",
+    )
+    add(
+        "--no-builtin-rules",
+        action="store_true",
+        help="drop the built-in day for long-running types (RDS, EKS, ...): they get "
+        "the default threshold unless a --rule matches",
     )
     add("--include", action="append", metavar="GLOB", help="only these TypeNames (repeatable)")
     add("--exclude", action="append", metavar="GLOB", help="never these TypeNames (repeatable)")
@@ -68,5 +75,7 @@ def build_config(args: argparse.Namespace) -> ReaperConfig:
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.rule:
         values["threshold_rules"] = [*args.rule, *values["threshold_rules"]]
+    if args.no_builtin_rules:
+        values["builtin_rules"] = False
     values["dry_run"] = not getattr(args, "no_dry_run", False)
     return ReaperConfig.model_validate(values)

@@ -53,7 +53,9 @@ class ThresholdRule(BaseModel):
 
 # Types whose healthy operations routinely take hours: a database restore, a cluster, a
 # search domain or a CDN distribution can stay IN_PROGRESS for a long time and still succeed.
-# Cancelling one of those early would hurt a real deployment, so they get a day.
+# Cancelling one of those early would hurt a real deployment, so they get a day. These rules
+# are consulted after the user's own rules unless ``builtin_rules`` is turned off: adding one
+# rule must not silently make every database cancellable after the default threshold.
 LONG_RUNNING_TYPES: tuple[str, ...] = (
     "AWS::RDS::*",
     "AWS::DocDB::*",
@@ -94,9 +96,15 @@ class ReaperConfig(BaseModel):
         "matches. Six hours: far beyond a healthy Cloud Control operation of most types.",
     )
     threshold_rules: tuple[ThresholdRule, ...] = Field(
-        default=DEFAULT_RULES,
+        default=(),
         max_length=200,
-        description="Overrides by TypeName glob and/or operation; the first match wins.",
+        description="Thresholds by TypeName glob and/or operation, consulted before the "
+        "built-in rules; the first match wins.",
+    )
+    builtin_rules: bool = Field(
+        default=True,
+        description="Consult DEFAULT_RULES (a day for the long-running types) after "
+        "threshold_rules. Off only on purpose: then those types get the default threshold.",
     )
     include_types: tuple[TypeGlob, ...] = Field(
         default=("*",),
@@ -174,15 +182,24 @@ class ReaperConfig(BaseModel):
     def calls_per_second_per_invocation(self) -> float:
         return self.calls_per_second / self.max_concurrency
 
+    @property
+    def rules(self) -> tuple[ThresholdRule, ...]:
+        """The rules in the order they are consulted: the user's, then the built-in ones."""
+        return self.threshold_rules + (DEFAULT_RULES if self.builtin_rules else ())
+
     def threshold_minutes(self, type_name: str, operation: str) -> int:
         """The threshold of the first rule matching the request, else the default."""
-        for rule in self.threshold_rules:
+        for rule in self.rules:
             if rule.matches(type_name, operation):
                 return rule.minutes
         return self.default_threshold_minutes
 
+    def excluding_glob(self, type_name: str) -> str | None:
+        """The first ``exclude_types`` glob matching ``type_name``, to say why it was left."""
+        return next((g for g in self.exclude_types if fnmatch.fnmatchcase(type_name, g)), None)
+
     def type_allowed(self, type_name: str) -> bool:
-        """Exclusions win over inclusions."""
-        if any(fnmatch.fnmatchcase(type_name, g) for g in self.exclude_types):
+        """Exclusions win over inclusions; an unknown (empty) TypeName is never allowed."""
+        if not type_name.strip() or self.excluding_glob(type_name) is not None:
             return False
         return any(fnmatch.fnmatchcase(type_name, g) for g in self.include_types)

@@ -14,12 +14,16 @@ if TYPE_CHECKING:  # pydantic is not needed to apply a config, only to validate 
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """``skip`` is the outcome when the request must be left alone; None means stale."""
+    """``skip`` is the outcome when the request must be left alone; None means stale.
+
+    ``why`` says in one line why a request was skipped, for the audit and the CLI.
+    """
 
     skip: Outcome | None
     age_seconds: int | None
     threshold_minutes: int
     stale_at: datetime | None
+    why: str | None = None
 
     @property
     def stale(self) -> bool:
@@ -35,18 +39,39 @@ def started_at(event_time: datetime | None, first_seen: datetime | None) -> date
 def assess(
     request: RequestStatus, first_seen: datetime | None, now: datetime, config: ReaperConfig
 ) -> Assessment:
-    """Terminal, then filtered by type, then young: each is left alone; else stale."""
-    threshold = config.threshold_minutes(request.type_name, request.operation)
+    """Terminal, then filtered by type, then young: each is left alone; else stale.
+
+    Fails closed: a request whose TypeName is unknown is filtered, because no type rule
+    (an exclusion, a long-running type's day) could be applied to it.
+    """
+    type_name = request.type_name or ""  # None from a caller that did not check
+    threshold = config.threshold_minutes(type_name, request.operation)
     start = started_at(request.event_time, first_seen)
     age = max(0, int((now - start).total_seconds())) if start else None
     stale_at = start + timedelta(minutes=threshold) if start else None
+    skip, why = _by_status_and_type(request, type_name, config)
+    if skip is None:
+        if stale_at is None:
+            # No time at all is "not stale": we start the clock at first sight, not guess.
+            skip, why = Outcome.NOT_STALE, "no start time yet"
+        elif now < stale_at:
+            skip, why = Outcome.NOT_STALE, f"age {age} s < threshold {threshold} min"
+    return Assessment(
+        skip=skip, age_seconds=age, threshold_minutes=threshold, stale_at=stale_at, why=why
+    )
+
+
+def _by_status_and_type(
+    request: RequestStatus, type_name: str, config: ReaperConfig
+) -> tuple[Outcome | None, str | None]:
+    """Left alone whatever its age (the outcome and why), else (None, None)."""
     if not request.status.cancellable:
-        skip: Outcome | None = Outcome.TERMINAL
-    elif not config.type_allowed(request.type_name):
-        skip = Outcome.FILTERED
-    elif stale_at is None or now < stale_at:
-        # No time at all is "not stale": we start the clock at first sight instead of guessing.
-        skip = Outcome.NOT_STALE
-    else:
-        skip = None
-    return Assessment(skip=skip, age_seconds=age, threshold_minutes=threshold, stale_at=stale_at)
+        return Outcome.TERMINAL, f"status {request.status.value}"
+    if not type_name.strip():
+        return Outcome.FILTERED, "TypeName unknown: a type rule cannot apply"
+    glob = config.excluding_glob(type_name)
+    if glob is not None:
+        return Outcome.FILTERED, f"excluded by excludeTypes {glob!r}"
+    if not config.type_allowed(type_name):
+        return Outcome.FILTERED, "not matched by includeTypes"
+    return None, None

@@ -26,6 +26,8 @@ from .conftest import REPO_ROOT, cdk_json_context
         ("schedule", "rate(1 minutes)", "EventBridge schedule expression"),
         ("thresholdRules", "{not json", "not valid JSON"),
         ("thresholdRules", '{"AWS::RDS::*": 2}', "greater than or equal to 5"),
+        ("builtinRules", "perhaps", "valid boolean"),
+        ("builtinRules", "[]", "valid boolean"),
         ("includeTypes", "[]", "at least 1 item"),
         ("excludeTypes", "AWS::S3::Bucket,bad type!", "should match pattern"),
         ("logRetentionDays", "31", "values CloudWatch Logs accepts"),
@@ -93,6 +95,27 @@ def test_cdk_json_documents_every_context_key_with_the_model_defaults() -> None:
     docs = (REPO_ROOT / "docs" / "infrastructure.md").read_text()
     for key in CONTEXT_KEYS:
         assert f"`{key.name}`" in docs, f"{key.name} is not documented"
+
+
+def test_cdk_json_holds_no_copy_of_the_builtin_rules() -> None:
+    # Given the shipped cdk.json
+    context = cdk_json_context()
+    # Then it leaves the long-running types to the built-in rules instead of copying them
+    # (a copy would drift, and editing it used to drop the protections of the others)
+    assert context["thresholdRules"] == []
+    assert context["builtinRules"] is True
+    # And a user rule added there keeps the built-in day for the other long-running types
+    settings = settings_from_context({**context, "thresholdRules": '{"AWS::S3::*": 60}'})
+    assert settings.reaper.threshold_minutes("AWS::S3::Bucket", "CREATE") == 60
+    assert settings.reaper.threshold_minutes("AWS::RDS::DBInstance", "CREATE") == 1440
+
+
+def test_builtin_rules_can_be_turned_off_from_the_command_line() -> None:
+    # Given `-c builtinRules=false`
+    settings = settings_from_context({**cdk_json_context(), "builtinRules": "false"})
+    # Then databases get the default threshold, as the user asked
+    assert settings.reaper.builtin_rules is False
+    assert settings.reaper.threshold_minutes("AWS::RDS::DBInstance", "CREATE") == 360
 
 
 def test_one_stack_per_environment_with_account_and_region_in_the_name() -> None:
