@@ -9,7 +9,7 @@ from typing import Any
 
 from reaper.models import Outcome, RequestStatus, Status
 from reaper.ports import CloudControl
-from reaper.wiring import build_reaper
+from reaper.wiring import build_cloud_control, build_reaper
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, account: Account, output: Output) -> int:
     confirm_cancelling(
         args, config, f"up to {config.max_cancellations_per_run} stale Cloud Control requests"
     )
-    reaper = build_reaper(account.settings(config, *ALL), account.clients)
+    settings = account.settings(config, *ALL)
     run_id = f"cc-reaper-sweep-{uuid.uuid4()}"
     with Progress(
         SpinnerColumn(),
@@ -77,8 +77,8 @@ def run(args: argparse.Namespace, account: Account, output: Output) -> int:
         transient=True,
         disable=output.json,
     ) as progress:
-        counted = ProgressCloudControl(reaper.cloud_control, progress)
-        reaper.cloud_control = counted
+        counted = ProgressCloudControl(build_cloud_control(settings, account.clients), progress)
+        reaper = build_reaper(settings, account.clients, cloud_control=counted)
         sweep_run = reaper.run(run_id)
         report = sweep_run.sweep()
     outcomes = {o.value: n for o, n in sorted(sweep_run.report.outcomes.items())}

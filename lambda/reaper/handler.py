@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 from reaper.clock import Deadline
 from reaper.observability import enable_tracing, logger, metrics, publish, span
 from reaper.service import Reaper, Run
+from reaper.sizing import deadline_margin
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from reaper.adapters.cloud_control import CloudControlAdapter
     from reaper.settings import Settings
 
 
@@ -38,6 +40,8 @@ def processor() -> BatchProcessor:
 class Container:
     settings: Settings
     reaper: Reaper
+    # The adapter itself, for its throttle count: not read through the service.
+    cloud_control: CloudControlAdapter
 
 
 @functools.cache
@@ -45,17 +49,20 @@ def container() -> Container:
     """Settings validated and clients built once per container."""
     # Validated settings (pydantic) and boto3 clients: the first invocation pays, not import.
     from reaper.settings import Settings  # noqa: PLC0415
-    from reaper.wiring import build_reaper  # noqa: PLC0415
+    from reaper.wiring import build_clients, build_cloud_control, build_reaper  # noqa: PLC0415
 
     settings = Settings.from_env()
     if settings.tracing:
         enable_tracing()
-    return Container(settings, build_reaper(settings))
+    clients = build_clients()
+    cloud_control = build_cloud_control(settings, clients)
+    reaper = build_reaper(settings, clients, cloud_control=cloud_control)
+    return Container(settings, reaper, cloud_control)
 
 
 def deadline_of(context: LambdaContext) -> Deadline:
-    """Keep 15% of the time (3 to 20 s) to follow cancels, hand off and record."""
-    margin = min(20.0, max(3.0, context.get_remaining_time_in_millis() / 1000 * 0.15))
+    """Keep a share of the time (sizing.py) to follow cancels, hand off and record."""
+    margin = deadline_margin(context.get_remaining_time_in_millis() / 1000)
     return Deadline(context.get_remaining_time_in_millis, margin)
 
 
@@ -71,9 +78,9 @@ def is_sqs_batch(event: Any) -> bool:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    reaper = container().reaper
-    run = reaper.run(context.aws_request_id, deadline_of(context))
-    throttled_before = reaper.cloud_control.throttled_calls()
+    wired = container()
+    run = wired.reaper.run(context.aws_request_id, deadline_of(context))
+    throttled_before = wired.cloud_control.throttled_calls()
     try:
         with span("handler"):
             if is_sqs_batch(event):
@@ -81,7 +88,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             event_id = event.get("id") if isinstance(event, dict) else None
             return run.process_event(event, str(event_id or context.aws_request_id))
     finally:
-        publish(run.report, reaper.cloud_control.throttled_calls() - throttled_before)
+        publish(run.report, wired.cloud_control.throttled_calls() - throttled_before)
 
 
 def _sqs_batch(run: Run, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

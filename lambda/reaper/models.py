@@ -36,6 +36,9 @@ class Outcome(StrEnum):
     DEFERRED_KILL_SWITCH = "deferred_kill_switch"
     FAILED = "failed"
     WATCHING = "watching"
+    # A CloudTrail record of a call whose request could not be found (no token in the record,
+    # none listed that matches it): audited once, never dead-lettered.
+    UNMATCHED = "unmatched"
 
 
 class Source(StrEnum):
@@ -72,6 +75,8 @@ class Status(StrEnum):
 
 ACTIVE_STATUSES: tuple[Status, ...] = (Status.PENDING, Status.IN_PROGRESS)
 CANCEL_STATUSES: tuple[Status, ...] = (Status.CANCEL_IN_PROGRESS, Status.CANCEL_COMPLETE)
+# A request in one of these never changes again.
+FINAL_STATUSES: tuple[Status, ...] = (Status.SUCCESS, Status.FAILED, Status.CANCEL_COMPLETE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,8 @@ class Decision:
     error_code: str | None = None
     error_message: str | None = None
     reason: str | None = None
+    # Why a request was left alone (the policy's one line), e.g. why it was filtered.
+    why: str | None = None
 
     def but(self, **changes: object) -> Decision:
         """A copy with some fields changed (e.g. the state reached after a cancel)."""

@@ -18,7 +18,7 @@ from reaper.models import Outcome
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
-    from reaper.service import RunReport
+    from reaper.run_state import RunReport
 
 logger = Logger()
 metrics = Metrics()
@@ -32,6 +32,7 @@ METRIC_NAMES: dict[Outcome, str] = {
     Outcome.FAILED: "Failed",
     Outcome.INVALID: "Invalid",
     Outcome.WATCHING: "Watching",
+    Outcome.UNMATCHED: "Unmatched",
     Outcome.NOT_STALE: "SkippedNotStale",
     Outcome.TERMINAL: "SkippedTerminal",
     Outcome.FILTERED: "SkippedFiltered",
@@ -73,6 +74,7 @@ def publish(report: RunReport, throttled_calls: int) -> None:
         "Duplicates": report.duplicates,
         "HandedOff": report.handed_off,
         "DeadLettered": report.dead_lettered,
+        "Reconciled": report.reconciled,
         "ThrottledCalls": throttled_calls,
     }
     for name, value in extras.items():

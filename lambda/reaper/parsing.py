@@ -11,10 +11,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from reaper.models import Mode, Source
+from reaper import contracts
+from reaper.models import Decision, Mode, Outcome, Source, Status
 
 TOKEN_PATTERN = r"[-A-Za-z0-9+/=]{1,128}"  # noqa: S105 - a request token, not a secret
 TOKEN_RULE = "must be 1 to 128 characters of [-A-Za-z0-9+/=]"  # noqa: S105
@@ -22,16 +24,22 @@ _TOKEN_RE = re.compile(TOKEN_PATTERN)
 MAX_TOKENS_PER_MESSAGE = 100
 MAX_BODY_BYTES = 256 * 1024
 MAX_REASON_CHARS = 1024
+MAX_DELIVERY_ID_CHARS = 256
 
-CUSTOM_SOURCE = "cloudcontrol-reaper"
-CUSTOM_DETAIL_TYPE = "Cancel Resource Request"
-CLOUDTRAIL_SOURCE = "aws.cloudcontrolapi"
-CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
-CLOUDTRAIL_EVENT_SOURCE = "cloudcontrolapi.amazonaws.com"
-WATCHED_EVENT_NAMES = frozenset({"CreateResource", "UpdateResource", "DeleteResource"})
-SCHEDULE_SOURCE = "aws.events"
-SCHEDULE_DETAIL_TYPE = "Scheduled Event"
-DEAD_LETTER_KIND = "reaper.dead-letter"
+CUSTOM_SOURCE = contracts.CUSTOM_EVENT_SOURCE
+CUSTOM_DETAIL_TYPE = contracts.CUSTOM_EVENT_DETAIL_TYPE
+CLOUDTRAIL_SOURCE = contracts.CLOUDTRAIL_EVENT_SOURCE
+CLOUDTRAIL_DETAIL_TYPE = contracts.CLOUDTRAIL_DETAIL_TYPE
+CLOUDTRAIL_EVENT_SOURCE = contracts.CLOUDTRAIL_API_EVENT_SOURCE
+WATCHED_EVENT_NAMES = frozenset(contracts.CLOUDTRAIL_EVENT_NAMES)
+OPERATION_OF_EVENT = {
+    "CreateResource": "CREATE",
+    "UpdateResource": "UPDATE",
+    "DeleteResource": "DELETE",
+}
+SCHEDULE_SOURCE = contracts.SCHEDULE_EVENT_SOURCE
+SCHEDULE_DETAIL_TYPE = contracts.SCHEDULE_DETAIL_TYPE
+DEAD_LETTER_KIND = contracts.DEAD_LETTER_KIND
 
 
 E = TypeVar("E", bound=StrEnum)
@@ -69,6 +77,22 @@ class TokenRequest:
     source: Source
     mode: Mode = Mode.CANCEL
     reason: str | None = None
+    # A dead letter's replay continues the delivery it failed in (its audit key, its claim).
+    delivery_id: str | None = None
+    # Decisions a dead letter carries (the audit table refused them): recorded as they are.
+    settled: tuple[Decision, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CallWithoutToken:
+    """A CloudTrail record of a successful Create/Update/DeleteResource call that holds no
+    request token: the service looks for the request it started."""
+
+    event_name: str
+    operation: str
+    type_name: str | None
+    identifier: str | None
+    event_time: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +107,7 @@ class Ignored:
     why: str
 
 
-Parsed = TokenRequest | SweepRequest | Ignored
+Parsed = TokenRequest | SweepRequest | Ignored | CallWithoutToken
 
 
 def parse_body(body: object) -> Parsed:
@@ -184,21 +208,42 @@ def _cloudtrail(detail: object) -> Parsed:
     if detail.get("errorCode"):
         return Ignored(f"the {name} call failed ({_short(detail.get('errorCode'))}): no request")
     elements = detail.get("responseElements")
-    if not isinstance(elements, Mapping):
-        raise InvalidInput(ErrorCode.MISSING_FIELD, "detail.responseElements", "must be an object")
-    found = _find_token(elements, depth=0)
+    found = _find_token(elements, depth=0) if isinstance(elements, Mapping) else None
     if found is None:
-        raise InvalidInput(
-            ErrorCode.MISSING_FIELD,
-            "detail.responseElements.progressEvent.requestToken",
-            "is missing",
-        )
+        # No public sample shows where CloudTrail puts the token: without one, the service
+        # looks for the request this call started instead of failing the event.
+        return _call_without_token(str(name), detail)
     path, token = found
     return TokenRequest(
         tokens=(_token(token, f"detail.responseElements{path}"),),
         source=Source.CLOUDTRAIL,
         mode=Mode.WATCH,
     )
+
+
+def _call_without_token(name: str, detail: Mapping[str, Any]) -> CallWithoutToken:
+    parameters = detail.get("requestParameters")
+    params: Mapping[str, Any] = parameters if isinstance(parameters, Mapping) else {}
+    return CallWithoutToken(
+        event_name=name,
+        operation=OPERATION_OF_EVENT[name],
+        type_name=_text(params.get("typeName"), 196),
+        identifier=_text(params.get("identifier"), 1024),
+        event_time=_when(detail.get("eventTime")),
+    )
+
+
+def _text(value: object, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def _when(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _find_token(value: Mapping[str, Any], depth: int) -> tuple[str, object] | None:
@@ -227,11 +272,94 @@ def _dead_letter(record: Mapping[str, Any]) -> TokenRequest:
             "requestTokens",
             "a dead-letter record needs at least one token to replay (fix it and redrive)",
         )
+    tokens = _tokens(record, "")
+    source = _enum(Source, record, "source", Source.SQS)
+    delivery_id = record.get("deliveryId")
+    if delivery_id is not None and not (
+        isinstance(delivery_id, str) and 0 < len(delivery_id) <= MAX_DELIVERY_ID_CHARS
+    ):
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD,
+            "deliveryId",
+            f"must be a string of 1 to {MAX_DELIVERY_ID_CHARS} characters",
+        )
+    settled = _settled(record.get("decisions"), tokens, source, delivery_id)
     return TokenRequest(
-        tokens=_tokens(record, ""),
-        source=_enum(Source, record, "source", Source.SQS),
+        tokens=tokens,
+        source=source,
         mode=_enum(Mode, record, "mode", Mode.CANCEL),
         reason=_reason(record, ""),
+        delivery_id=delivery_id,
+        settled=settled,
+    )
+
+
+def _settled(
+    value: object, tokens: tuple[str, ...], source: Source, delivery_id: str | None
+) -> tuple[Decision, ...]:
+    """The decisions a dead letter carries, one per token it names (docs/DESIGN.md)."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping) or delivery_id is None:
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD,
+            "decisions",
+            "must be an object of token: decision, with deliveryId",
+        )
+    decisions: list[Decision] = []
+    for token, fields in value.items():
+        field = f"decisions[{_short(token, 140)!r}]"
+        if token not in tokens or not isinstance(fields, Mapping):
+            raise InvalidInput(
+                ErrorCode.INVALID_FIELD,
+                field,
+                "must name a token of requestTokens and hold an object",
+            )
+        decisions.append(_decision(token, fields, source, delivery_id, field))
+    return tuple(decisions)
+
+
+def _decision(
+    token: str, fields: Mapping[str, Any], source: Source, delivery_id: str, field: str
+) -> Decision:
+    outcome = _enum(Outcome, fields, "outcome", Outcome.FAILED)
+    decided_at = _when(fields.get("decidedAt"))
+    request_id = fields.get("requestId")
+    if decided_at is None or not isinstance(request_id, str) or outcome is Outcome.FAILED:
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD,
+            field,
+            "needs an outcome other than failed, decidedAt (ISO 8601) and requestId",
+        )
+
+    def status(key: str) -> Status | None:
+        return None if fields.get(key) is None else _enum(Status, fields, key, Status.PENDING)
+
+    def number(key: str) -> int | None:
+        raw = fields.get(key)
+        return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+
+    return Decision(
+        token=token,
+        source=source,
+        delivery_id=delivery_id,
+        outcome=outcome,
+        decided_at=decided_at,
+        request_id=request_id[:MAX_DELIVERY_ID_CHARS],
+        dry_run=fields.get("dryRun") is True,
+        status_seen=status("statusSeen"),
+        status_after=status("statusAfter"),
+        type_name=_text(fields.get("typeName"), 196),
+        identifier=_text(fields.get("identifier"), 1024),
+        operation=_text(fields.get("operation"), 16),
+        event_time=_when(fields.get("eventTime")),
+        first_seen=_when(fields.get("firstSeen")),
+        age_seconds=number("ageSeconds"),
+        threshold_minutes=number("thresholdMinutes"),
+        error_code=_text(fields.get("errorCode"), 128),
+        error_message=_text(fields.get("errorMessage"), 1024),
+        reason=_text(fields.get("reason"), MAX_REASON_CHARS),
+        why=_text(fields.get("why"), 1024),
     )
 
 

@@ -34,6 +34,8 @@ class DeadLetter:
     error_message: str
     original: str
     failed_at: datetime
+    # Decisions made but refused by the audit table: a replay records these as they are.
+    decisions: tuple[Decision, ...] = ()
 
 
 class CloudControl(Protocol):
@@ -63,9 +65,15 @@ class AuditStore(Protocol):
         """Store each sighting unless one exists; returns the first sighting of each token."""
         ...
 
-    def claim(self, tokens: Sequence[str], owner: str, now: datetime) -> set[str]:
-        """Take the right to cancel these tokens; returns those now held by ``owner`` (the
-        first owner, the same owner again, or any owner once a claim went stale)."""
+    def claim(self, tokens: Sequence[str], owner: str, now: datetime, until: datetime) -> set[str]:
+        """Take the right to cancel these tokens until ``until`` (the holder's deadline);
+        returns those now held by ``owner`` (the first owner, the same owner again, or any
+        owner once the holder's claim has expired)."""
+        ...
+
+    def interrupted(self, before: datetime, limit: int) -> list[Decision]:
+        """Decisions written ahead of a cancel before ``before`` and never replaced by an
+        outcome (their invocation ended): oldest first, at most ``limit``."""
         ...
 
     def kill_switch(self) -> KillSwitch: ...

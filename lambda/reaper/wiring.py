@@ -6,7 +6,6 @@ Endpoints come only from boto3's standard configuration (AWS_ENDPOINT_URL[_<SERV
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,27 +16,22 @@ from reaper.adapters.audit_table import AuditTable
 from reaper.adapters.cloud_control import CloudControlAdapter
 from reaper.adapters.queues import SqsDeadLetters, SqsWorkQueue
 from reaper.clock import SystemClock
-from reaper.ports import Clock
+from reaper.ports import Clock, CloudControl
 from reaper.ratelimit import TokenBucket
 from reaper.service import Reaper
 from reaper.settings import Settings
+from reaper.sizing import (
+    CONNECT_TIMEOUT_SECONDS,
+    MAX_ATTEMPTS,
+    MAX_WORKERS,
+    READ_TIMEOUT_SECONDS,
+    workers_for,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudcontrol import CloudControlApiClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
-
-# Concurrent cancel workers in a sweep, sized from the rate by Little's law: calls in flight
-# = calls per second x seconds a call holds a worker (Cloud Control's answer, the claim and a
-# share of the audit writes: ~0.25 s allowed). The shared token bucket, not this, sets the rate.
-SECONDS_PER_CALL = 0.25
-MIN_WORKERS = 4
-MAX_WORKERS = 64
-CONNECT_TIMEOUT_SECONDS = 3
-READ_TIMEOUT_SECONDS = 10
-# botocore's standard mode retries throttling, 5xx (ConcurrentModificationException is a
-# 500) and timeouts with jittered backoff; every attempt still waits for the token bucket.
-MAX_ATTEMPTS = 5  # in all, the first attempt included
 
 
 @dataclass(frozen=True)
@@ -45,11 +39,6 @@ class AwsClients:
     cloud_control: CloudControlApiClient
     dynamodb: DynamoDBClient
     sqs: SQSClient
-
-
-def workers_for(calls_per_second: float) -> int:
-    """4 at the default 5 calls/s per invocation, 7 at 25/s, 50 at 200/s, at most 64."""
-    return max(MIN_WORKERS, min(MAX_WORKERS, math.ceil(calls_per_second * SECONDS_PER_CALL)))
 
 
 def client_config(pool: int = MAX_WORKERS + 4) -> Config:
@@ -84,23 +73,31 @@ def build_clients(
     )
 
 
+def build_cloud_control(settings: Settings, clients: AwsClients) -> CloudControlAdapter:
+    """Cloud Control behind the one shared rate of this invocation."""
+    rate = settings.config.calls_per_second_per_invocation
+    return CloudControlAdapter(clients.cloud_control, TokenBucket(rate))
+
+
 def build_reaper(
     settings: Settings,
     clients: AwsClients | None = None,
     clock: Clock | None = None,
     workers: int | None = None,
+    cloud_control: CloudControl | None = None,
 ) -> Reaper:
+    """``cloud_control``: an adapter the caller already built (the handler reads its
+    throttle count; the CLI wraps it to show progress); else one is built here."""
     clients = clients or build_clients()
     config = settings.config
-    rate = config.calls_per_second_per_invocation
     return Reaper(
         config=config,
-        cloud_control=CloudControlAdapter(clients.cloud_control, TokenBucket(rate)),
+        cloud_control=cloud_control or build_cloud_control(settings, clients),
         audit=build_audit_table(settings, clients),
         dead_letters=SqsDeadLetters(clients.sqs, settings.dead_letter_queue_url),
         work_queue=SqsWorkQueue(clients.sqs, settings.work_queue_url),
         clock=clock or SystemClock(),
-        workers=workers or workers_for(rate),
+        workers=workers or workers_for(config.calls_per_second_per_invocation),
     )
 
 

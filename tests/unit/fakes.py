@@ -115,7 +115,7 @@ class FakeAudit:
         self.decisions: dict[tuple[str, str, str], Decision] = {}
         self.writes: list[Decision] = []
         self.seen: dict[str, datetime] = {}
-        self.claims: dict[str, str] = {}
+        self.claims: dict[str, tuple[str, datetime]] = {}
         self.switch = KillSwitch(engaged=False)
         self.fail_record: StoreError | None = None
 
@@ -127,8 +127,25 @@ class FakeAudit:
             self.seen.setdefault(token, at)
         return {t: self.seen[t] for t in sightings}
 
-    def claim(self, tokens: Sequence[str], owner: str, now: datetime) -> set[str]:
-        return {t for t in tokens if self.claims.setdefault(t, owner) == owner}
+    def claim(
+        self, tokens: Sequence[str], owner: str, now: datetime, until: datetime | None = None
+    ) -> set[str]:
+        until = until or now + timedelta(minutes=16)
+        held: set[str] = set()
+        for token in tokens:
+            holder = self.claims.get(token)
+            if holder is None or holder[0] == owner or holder[1] < now:
+                self.claims[token] = (owner, until)
+                held.add(token)
+        return held
+
+    def interrupted(self, before: datetime, limit: int) -> list[Decision]:
+        waiting = [
+            d
+            for d in self.decisions.values()
+            if d.error_code == "Interrupted" and d.decided_at < before
+        ]
+        return sorted(waiting, key=lambda d: d.decided_at)[:limit]
 
     def kill_switch(self) -> KillSwitch:
         return self.switch

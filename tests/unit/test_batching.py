@@ -13,7 +13,7 @@ from reaper.clock import Deadline
 from reaper.errors import CloudControlError, StoreError
 from reaper.handler import _sqs_batch
 from reaper.models import Decision, Outcome, Status
-from reaper.service import INTERRUPTED
+from reaper.run_state import INTERRUPTED
 from reaper.wiring import workers_for
 
 from tests.conftest import FakeLambdaContext, sqs_record
@@ -115,9 +115,9 @@ def test_following_many_cancels_lists_only_those_still_in_progress():
     world.cc.list_requests = list_requests  # type: ignore[method-assign]
     world.clock.on_sleep.append(complete_half_then_all)
     world.run().sweep()
-    # A followed request no longer CANCEL_IN_PROGRESS has completed: CANCEL_COMPLETE, which
-    # holds every cancel of the last 7 days, is never paged through.
-    assert listed[1:] == [(Status.CANCEL_IN_PROGRESS,)] * 3
+    # While some are still listed in progress, only CANCEL_IN_PROGRESS is paged through; once
+    # none is, CANCEL_COMPLETE (every cancel of the last 7 days) once, for positive evidence.
+    assert listed[1:] == [(Status.CANCEL_IN_PROGRESS,)] * 2 + [(Status.CANCEL_COMPLETE,)]
     assert {world.audit.of(t)[0].outcome for t in tokens} == {Outcome.CANCEL_COMPLETE}
 
 
@@ -200,10 +200,10 @@ def test_a_failed_audit_write_fails_its_own_token_not_its_chunk():
     real_claim, real_record = world.audit.claim, world.audit.record
     refused = StoreError("InternalServerError", "injected")
 
-    def claim(batch, owner, now):
+    def claim(batch, owner, now, until):
         if bad_claim in batch:
             raise refused
-        return real_claim(batch, owner, now)
+        return real_claim(batch, owner, now, until)
 
     def record(decisions: Sequence[Decision]) -> None:
         # DynamoDB refuses any batch, and the one item, holding the bad write-ahead.

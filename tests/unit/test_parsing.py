@@ -8,6 +8,7 @@ import pytest
 from reaper.models import Mode, Source
 from reaper.parsing import (
     MAX_BODY_BYTES,
+    CallWithoutToken,
     ErrorCode,
     Ignored,
     InvalidInput,
@@ -88,10 +89,19 @@ def test_cloudtrail_token_is_found_in_other_plausible_places(elements):
     assert parse_event(event).tokens == (TOKEN,)
 
 
-def test_cloudtrail_without_a_token_names_the_documented_field():
-    error = error_of(cloudtrail(responseElements={"progressEvent": {}}), parse_event)
-    assert error.code is ErrorCode.MISSING_FIELD
-    assert error.field == "detail.responseElements.progressEvent.requestToken"
+@pytest.mark.parametrize("elements", [None, {}, {"progressEvent": {}}, "text"])
+def test_cloudtrail_without_a_token_is_a_call_to_match_not_an_error(elements):
+    event = cloudtrail(responseElements=elements)
+    event["detail"]["requestParameters"] = {"typeName": "AWS::S3::Bucket", "identifier": "b1"}
+    event["detail"]["eventTime"] = "2025-01-01T10:00:00Z"
+    parsed = parse_event(event)
+    assert isinstance(parsed, CallWithoutToken)
+    assert (parsed.operation, parsed.type_name, parsed.identifier) == (
+        "CREATE",
+        "AWS::S3::Bucket",
+        "b1",
+    )
+    assert parsed.event_time is not None and parsed.event_time.hour == 10
 
 
 def test_cloudtrail_of_our_own_cancel_or_of_a_failed_call_starts_nothing():

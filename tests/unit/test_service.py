@@ -174,13 +174,25 @@ def test_a_redelivered_message_does_not_cancel_twice_or_write_a_second_outcome()
     assert outcome(world, flaky) is Outcome.CANCEL_COMPLETE
 
 
-def test_a_token_claimed_by_another_delivery_is_not_cancelled_again():
+def test_a_token_claimed_by_another_live_delivery_is_not_cancelled_and_its_record_retries():
     world = World()
     token = world.cc.add()
-    world.audit.claims[token] = "sweep#other-run"
+    world.audit.claims[token] = ("sweep#other-run", world.clock.now() + timedelta(minutes=5))
     run = world.run()
-    run.process_message(token, "m1")
+    with pytest.raises(RetryLater):
+        run.process_message(token, "m1")
     assert world.cc.calls["cancel"] == 0 and run.report.claimed_elsewhere == 1
+    (decision,) = world.audit.of(token)
+    assert decision.error_code == "ClaimedElsewhere"
+
+
+def test_a_claim_ends_with_its_holders_invocation():
+    world = World()
+    token = world.cc.add()
+    # The holder's invocation ended a second ago without recording anything.
+    world.audit.claims[token] = ("sweep#dead-run", world.clock.now() - timedelta(seconds=1))
+    world.run().process_message(token, "m1")
+    assert outcome(world, token) is Outcome.CANCEL_COMPLETE
 
 
 def test_when_the_audit_table_fails_the_record_is_retried():
@@ -295,8 +307,9 @@ def test_a_sweep_cancels_stale_requests_without_reading_each_one():
     assert {world.cc.status_of(t) for t in young} == {Status.IN_PROGRESS}
     assert world.cc.calls["get"] == 0
     assert world.cc.calls["cancel"] == 250
-    # 4 pages of active requests, then one pass over the cancelled ones (3 pages).
-    assert world.cc.calls["list"] <= 4 + 3
+    # 4 pages of active requests; the follow: one pass over CANCEL_IN_PROGRESS (empty: the
+    # fake completes cancels on the next read), then one over CANCEL_COMPLETE (3 pages).
+    assert world.cc.calls["list"] <= 4 + 1 + 3
     assert report.listed == 370
     assert {outcome(world, t) for t in old} == {Outcome.CANCEL_COMPLETE}
     assert all(not world.audit.of(t) for t in young)  # counted, not stored

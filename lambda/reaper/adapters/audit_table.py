@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from reaper import contracts
 from reaper.adapters._errors import code_and_message
 from reaper.errors import StoreError
 from reaper.models import Decision, KillSwitch, Outcome, Source, Status
+from reaper.run_state import INTERRUPTED
+from reaper.sizing import AUDIT_WRITERS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,8 +37,6 @@ CLAIM_TTL = timedelta(minutes=16)
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 UNPROCESSED_ATTEMPTS = 8
-# BatchWriteItem calls in flight for one large write (a sweep's decisions).
-WRITERS = 8
 
 
 def decision_key(token: str, source: Source | str, delivery_id: str) -> Item:
@@ -86,10 +87,11 @@ class AuditTable:
         return dict(sightings)
 
     # ------------------------------------------------------------------ claims, kill switch
-    def claim(self, tokens: Sequence[str], owner: str, now: datetime) -> set[str]:
-        """One conditional put per token. (TransactWriteItems could claim 100 in a call on
-        AWS, but moto deep-copies the whole table per transaction and races under concurrent
-        writes, which the local stack and the benchmarks cannot afford.)"""
+    def claim(self, tokens: Sequence[str], owner: str, now: datetime, until: datetime) -> set[str]:
+        """One conditional put per token, held until ``until`` (the holder's deadline): a
+        claim never outlives the invocation that took it. (TransactWriteItems could claim 100
+        in a call on AWS, but moto deep-copies the whole table per transaction and races
+        under concurrent writes, which the local stack and the benchmarks cannot afford.)"""
         expires = {"N": str(int((now + REQUEST_LIFETIME).timestamp()))}
         claimed: set[str] = set()
         for token in dict.fromkeys(tokens):
@@ -100,13 +102,17 @@ class AuditTable:
                         **_key(f"TOKEN#{token}", CLAIM_SK),
                         "owner": {"S": owner},
                         "claimed_at": {"S": _iso(now)},
+                        "held_until": {"S": _iso(until)},
                         "expires_at": expires,
                     },
+                    # A claim of an older version has no held_until: it ends after CLAIM_TTL.
                     ConditionExpression="attribute_not_exists(pk) OR #owner = :owner "
-                    "OR claimed_at < :stale",
+                    "OR held_until < :now "
+                    "OR (attribute_not_exists(held_until) AND claimed_at < :stale)",
                     ExpressionAttributeNames={"#owner": "owner"},
                     ExpressionAttributeValues={
                         ":owner": {"S": owner},
+                        ":now": {"S": _iso(now)},
                         ":stale": {"S": _iso(now - CLAIM_TTL)},
                     },
                 )
@@ -118,6 +124,25 @@ class AuditTable:
                 raise _store_error(exc) from exc
             claimed.add(token)
         return claimed
+
+    def interrupted(self, before: datetime, limit: int) -> list[Decision]:
+        """Write-aheads never replaced by an outcome, oldest first: their own partition of
+        the by-time index (``to_item``), so this reads nothing else."""
+        items = self._query(
+            IndexName=contracts.TABLE_GSI_NAME,
+            KeyConditionExpression="gsi1pk = :p AND gsi1sk < :before",
+            ExpressionAttributeValues={
+                ":p": {"S": contracts.GSI_INTERRUPTED_PARTITION},
+                ":before": {"S": _iso(before)},
+            },
+            Limit=limit,
+        )
+        found: list[Decision] = []
+        for item in items:
+            found.append(decision_from_item(item))
+            if len(found) >= limit:
+                break
+        return found
 
     def kill_switch(self) -> KillSwitch:
         response = self._call(
@@ -194,11 +219,15 @@ class AuditTable:
             "error_code": decision.error_code,
             "error_message": decision.error_message,
             "reason": decision.reason,
+            "why": decision.why,
             "expires_at": int((at + self._retention).timestamp()),
         }
+        # A write-ahead sits in its own partition of the index until its outcome replaces it.
+        day = f"DAY#{at.date().isoformat()}"
+        waiting = decision.outcome is Outcome.FAILED and decision.error_code == INTERRUPTED
         item: Item = {
             **decision_key(decision.token, decision.source, decision.delivery_id),
-            "gsi1pk": {"S": f"DAY#{at.date().isoformat()}"},
+            "gsi1pk": {"S": contracts.GSI_INTERRUPTED_PARTITION if waiting else day},
             "gsi1sk": {"S": f"{_iso(at)}#{decision.token}"},
         }
         for name, value in values.items():
@@ -232,7 +261,7 @@ class AuditTable:
             yield from (
                 decision_from_item(item)
                 for item in self._query(
-                    IndexName="by-time",
+                    IndexName=contracts.TABLE_GSI_NAME,
                     KeyConditionExpression="gsi1pk = :day AND gsi1sk BETWEEN :a AND :b",
                     ExpressionAttributeValues={
                         ":day": {"S": f"DAY#{day.isoformat()}"},
@@ -280,7 +309,9 @@ class AuditTable:
         if len(chunks) == 1:
             write(chunks[0])
             return
-        with ThreadPoolExecutor(min(WRITERS, len(chunks)), thread_name_prefix="audit") as pool:
+        with ThreadPoolExecutor(
+            min(AUDIT_WRITERS, len(chunks)), thread_name_prefix="audit"
+        ) as pool:
             for done in pool.map(write, chunks):
                 del done
 
@@ -332,6 +363,7 @@ def decision_from_item(item: Item) -> Decision:
         error_code=_opt(item, "error_code"),
         error_message=_opt(item, "error_message"),
         reason=_opt(item, "reason"),
+        why=_opt(item, "why"),
     )
 
 

@@ -92,7 +92,7 @@ def to_request_status(event: Mapping[str, Any]) -> RequestStatus:
         raise CloudControlError("UnexpectedResponse", f"bad OperationStatus: {exc}") from None
     return RequestStatus(
         token=str(event.get("RequestToken", "")),
-        type_name=str(event.get("TypeName", "")),
+        type_name=str(event.get("TypeName") or ""),
         identifier=event.get("Identifier"),
         operation=str(event.get("Operation", "")),
         status=status,

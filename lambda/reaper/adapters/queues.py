@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from reaper import contracts
 from reaper.adapters._errors import code_and_message
 from reaper.errors import QueueError
-from reaper.parsing import DEAD_LETTER_KIND, MAX_BODY_BYTES
+from reaper.models import Decision
+from reaper.parsing import MAX_BODY_BYTES
 from reaper.ports import DeadLetter, WorkMessage
 
 if TYPE_CHECKING:
@@ -26,8 +28,8 @@ def dead_letter_body(letter: DeadLetter) -> str:
     must be a body the reaper accepts. JSON escapes a character of ``original`` into as many
     as 6 bytes (``\\u00e9``): it is cut until the encoded record fits ``MAX_BODY_BYTES``."""
     record: dict[str, Any] = {
-        "kind": DEAD_LETTER_KIND,
-        "version": 1,
+        "kind": contracts.DEAD_LETTER_KIND,
+        "version": contracts.DEAD_LETTER_VERSION,
         "requestTokens": list(letter.tokens),
         "mode": letter.mode.value,
         "source": letter.source.value,
@@ -36,6 +38,8 @@ def dead_letter_body(letter: DeadLetter) -> str:
         "original": letter.original,
         "failedAt": letter.failed_at.astimezone(UTC).isoformat(),
     }
+    if letter.decisions:
+        record["decisions"] = {d.token: decision_fields(d) for d in letter.decisions}
     body = json.dumps(record)  # ASCII only: its length is its size in bytes
     original = letter.original
     while len(body) > MAX_BODY_BYTES and original:
@@ -44,6 +48,34 @@ def dead_letter_body(letter: DeadLetter) -> str:
         original = record["original"] = original[: max(0, keep)]
         body = json.dumps(record)
     return body
+
+
+def decision_fields(decision: Decision) -> dict[str, Any]:
+    """A decision as a dead letter carries it (docs/DESIGN.md): what its replay records."""
+    fields: dict[str, Any] = {
+        "outcome": decision.outcome.value,
+        "decidedAt": decision.decided_at.astimezone(UTC).isoformat(),
+        "requestId": decision.request_id,
+        "dryRun": decision.dry_run,
+        "statusSeen": decision.status_seen,
+        "statusAfter": decision.status_after,
+        "typeName": decision.type_name,
+        "identifier": decision.identifier,
+        "operation": decision.operation,
+        "eventTime": decision.event_time.astimezone(UTC).isoformat()
+        if decision.event_time
+        else None,
+        "firstSeen": decision.first_seen.astimezone(UTC).isoformat()
+        if decision.first_seen
+        else None,
+        "ageSeconds": decision.age_seconds,
+        "thresholdMinutes": decision.threshold_minutes,
+        "errorCode": decision.error_code,
+        "errorMessage": decision.error_message,
+        "reason": decision.reason,
+        "why": decision.why,
+    }
+    return {k: (v.value if hasattr(v, "value") else v) for k, v in fields.items() if v is not None}
 
 
 def work_message_body(message: WorkMessage) -> str:

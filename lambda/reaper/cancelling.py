@@ -1,0 +1,127 @@
+"""How a chosen request is cancelled: claim it, write its decision ahead, ask the gate, cancel,
+read what the answer means. Following to CANCEL_COMPLETE is ``following``'s."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from reaper.errors import CloudControlError, RequestNotFound, StoreError
+from reaper.gate import Gate
+from reaper.ledger import Ledger
+from reaper.models import (
+    ACTIVE_STATUSES,
+    CANCEL_STATUSES,
+    Decision,
+    Delivery,
+    Outcome,
+    RequestStatus,
+    Status,
+)
+from reaper.observability import logger
+from reaper.run_state import CLAIMED_ELSEWHERE, Chosen, RunState, failed
+from reaper.sizing import LONGEST_INVOCATION
+
+# What cancelling a chosen request gave: a decision, or the request itself when the deadline
+# was too near to start (the caller hands it off or retries it).
+Cancelled = Decision | RequestStatus
+
+
+class Canceller:
+    def __init__(self, run: RunState, gate: Gate, ledger: Ledger) -> None:
+        self._run = run
+        self._gate = gate
+        self._ledger = ledger
+        self._cc = run.ports.cloud_control
+
+    def claim_and_cancel(self, chosen: Sequence[Chosen], delivery: Delivery) -> list[Cancelled]:
+        """Claim (a conditional put each), write the decisions ahead (one batch), then cancel
+        one by one, asking the gate right before each call.
+
+        A request another live delivery holds the claim of comes back FAILED with
+        ``ClaimedElsewhere`` (a token delivery retries it; a sweep leaves it to the holder,
+        whose claim ends with its invocation). Nothing is cancelled that could not be
+        written ahead: a write that fails fails its own token only."""
+        if self._run.deadline.near():
+            return [request for request, _, _ in chosen]
+        run = self._run
+        owner = f"{delivery.source.value}#{delivery.delivery_id}"
+        now = run.ports.clock.now()
+        until = now + self._claim_time()
+        results: list[Cancelled] = []
+        claimed: list[Decision] = []
+        for request, first_seen, assessment in chosen:
+            decision = run.seen(delivery, request, first_seen, assessment)
+            try:
+                held = run.ports.audit.claim([request.token], owner, now, until)
+            except StoreError as exc:
+                results.append(failed(decision, exc))
+                continue
+            if held:
+                claimed.append(decision)
+                continue
+            run.add("claimed_elsewhere")
+            logger.info(
+                "claimed by another delivery",
+                extra={"token": request.token, "source": delivery.source.value},
+            )
+            results.append(
+                decision.but(
+                    outcome=Outcome.FAILED,
+                    error_code=CLAIMED_ELSEWHERE,
+                    error_message="another delivery holds the claim until its invocation ends",
+                )
+            )
+        ready, errors = self._ledger.write_ahead(claimed)
+        written = {d.token for d in ready}
+        unwritten = [d for d in claimed if d.token not in written]
+        results += [failed(d, e) for d, e in zip(unwritten, errors, strict=True)]
+        return [*results, *(self._cancel(d) for d in ready)]
+
+    def _claim_time(self) -> timedelta:
+        """A claim ends with its holder's invocation, never later."""
+        left = self._run.deadline.seconds_left() + self._run.deadline.margin_seconds
+        longest = LONGEST_INVOCATION.total_seconds()
+        return timedelta(seconds=min(longest, max(1.0, left)))
+
+    def _cancel(self, decision: Decision) -> Decision:
+        """Cancel a claimed request whose decision was written ahead, if the gate still says
+        so. A cancel whose answer is lost (a timeout) may still have been applied: one read
+        tells what happened."""
+        try:
+            if not self._gate.may_cancel_now():
+                return decision.but(outcome=Outcome.DEFERRED_KILL_SWITCH)
+        except StoreError as exc:
+            return failed(decision, exc)
+        try:
+            after = self._cc.cancel(decision.token)
+        except RequestNotFound:
+            return decision.but(outcome=Outcome.NOT_FOUND)
+        except CloudControlError as exc:
+            seen_after = self._status_or_none(decision.token)
+            if seen_after is None or seen_after.status in ACTIVE_STATUSES:
+                return failed(decision, exc)
+            return outcome_of(decision, seen_after.status, cancel_error=exc.code)
+        return outcome_of(decision, after.status)
+
+    def _status_or_none(self, token: str) -> RequestStatus | None:
+        try:
+            return self._cc.get_status(token)
+        except (CloudControlError, RequestNotFound):
+            return None
+
+
+def outcome_of(decision: Decision, status: Status, cancel_error: str | None = None) -> Decision:
+    """What a request's status after a cancel says happened. A cancel accepted while the
+    request still reads PENDING/IN_PROGRESS is a cancel (followed like any other); only
+    SUCCESS and FAILED mean it finished first, and nothing was cancelled."""
+    if status is Status.CANCEL_COMPLETE:
+        outcome = Outcome.CANCEL_COMPLETE
+    elif status in CANCEL_STATUSES or status in ACTIVE_STATUSES:
+        outcome = Outcome.CANCELLED
+    else:
+        outcome = Outcome.TERMINAL
+    why = None
+    if cancel_error and outcome is Outcome.TERMINAL:
+        why = f"the cancel answered {cancel_error}: the request had finished ({status.value})"
+    return decision.but(outcome=outcome, status_after=status, why=why or decision.why)

@@ -1,0 +1,124 @@
+"""How the tokens of one delivery (an SQS record, an event, an operator's cancel) are decided:
+one token at a time, read from Cloud Control, assessed, gated, cancelled. What a delivery does
+with the decisions (follow, record, retry, dead-letter) is the service's and the ledger's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from reaper.cancelling import Canceller, outcome_of
+from reaper.errors import CloudControlError, DeadlineNear, QueueError, RequestNotFound, StoreError
+from reaper.gate import Gate
+from reaper.models import (
+    ACTIVE_STATUSES,
+    CANCEL_STATUSES,
+    Decision,
+    Delivery,
+    Mode,
+    Outcome,
+    RequestStatus,
+)
+from reaper.observability import logger
+from reaper.parsing import CallWithoutToken
+from reaper.policy import Assessment, assess
+from reaper.ports import WorkMessage
+from reaper.run_state import RunState, failed, is_interrupted
+from reaper.sizing import MAX_WATCH_DELAY_SECONDS
+
+# A request matches a CloudTrail record of the call that started it if its EventTime is no
+# earlier than the call's time less this (clocks differ; EventTime only moves forward).
+CALL_MATCH_SLACK = timedelta(minutes=5)
+
+
+class TokenDecider:
+    def __init__(self, run: RunState, gate: Gate, canceller: Canceller) -> None:
+        self._run = run
+        self._gate = gate
+        self._canceller = canceller
+        self._audit = run.ports.audit
+        self._cc = run.ports.cloud_control
+
+    def decide(self, token: str, delivery: Delivery, settled: Decision | None) -> Decision | None:
+        """One token's decision; None when this delivery already has one recorded (a
+        redelivery: the first decision stands, counted as a duplicate). ``settled``: the
+        decision a dead letter carries (the audit table once refused it): recorded as is."""
+        base = self._run.base(token, delivery)
+        try:
+            existing = self._audit.find_decision(token, delivery.source, delivery.delivery_id)
+        except StoreError as exc:
+            return failed(base, exc)
+        if existing is not None and existing.outcome is not Outcome.FAILED:
+            self._run.add("duplicates")
+            logger.info("already decided", extra={"token": token, "outcome": existing.outcome})
+            return None
+        if settled is not None:
+            return settled
+        try:
+            # Persist the sighting before polling: it is the only age that never moves forward.
+            first_seen = self._audit.remember_first_seen({token: base.decided_at})[token]
+            request = self._cc.get_status(token)
+        except RequestNotFound:
+            return base.but(outcome=Outcome.NOT_FOUND)
+        except (CloudControlError, StoreError) as exc:
+            return failed(base, exc)
+        if is_interrupted(existing) and request.status in CANCEL_STATUSES:
+            # This delivery's earlier invocation cancelled it and ended before recording it.
+            assert existing is not None
+            return outcome_of(existing, request.status).but(
+                error_code=None,
+                error_message=None,
+                decided_at=base.decided_at,
+                request_id=self._run.request_id,
+            )
+        assessment = assess(request, first_seen, self._run.ports.clock.now(), self._run.config)
+        decision = self._run.seen(delivery, request, first_seen, assessment)
+        if delivery.mode is Mode.WATCH and assessment.skip is Outcome.NOT_STALE:
+            return self._watch(decision, assessment, delivery)
+        if not assessment.stale:
+            return decision
+        try:
+            stopped = self._gate.admit()
+        except StoreError as exc:
+            return failed(decision, exc)
+        if stopped is not None:
+            return decision.but(outcome=stopped)
+        result = self._canceller.claim_and_cancel([(request, first_seen, assessment)], delivery)
+        if isinstance(result[0], RequestStatus):
+            raise DeadlineNear()
+        return result[0]
+
+    def _watch(self, decision: Decision, assessment: Assessment, delivery: Delivery) -> Decision:
+        """Not stale yet: come back when it will be (SQS delays at most 15 minutes a hop)."""
+        now = self._run.ports.clock.now()
+        due = assessment.stale_at or now + timedelta(seconds=MAX_WATCH_DELAY_SECONDS)
+        delay = int(min(MAX_WATCH_DELAY_SECONDS, max(1.0, (due - now).total_seconds() + 1)))
+        message = WorkMessage(
+            (decision.token,), delivery.source, Mode.WATCH, delivery.reason, delay
+        )
+        try:
+            self._run.ports.work_queue.send([message])
+        except QueueError as exc:
+            return failed(decision, exc)
+        return decision.but(outcome=Outcome.WATCHING)
+
+    def match_call(self, call: CallWithoutToken) -> list[str]:
+        """The active requests a CloudTrail record without a token may have started: same
+        type, operation and (when both are known) identifier, started no earlier than the
+        call. Raises CloudControlError if the listing fails."""
+        matches: list[str] = []
+        for page in self._cc.list_requests(ACTIVE_STATUSES):
+            matches += [r.token for r in page if _matches(r, call)]
+        return matches
+
+
+def _matches(request: RequestStatus, call: CallWithoutToken) -> bool:
+    """Only on evidence: a record that names no type or no time matches nothing."""
+    if call.type_name is None or call.event_time is None:
+        return False
+    if request.status not in ACTIVE_STATUSES or request.operation != call.operation:
+        return False
+    if request.type_name != call.type_name or request.event_time is None:
+        return False
+    if call.identifier and request.identifier != call.identifier:
+        return False
+    return request.event_time >= call.event_time - CALL_MATCH_SLACK

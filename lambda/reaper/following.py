@@ -1,0 +1,102 @@
+"""Following cancels to CANCEL_COMPLETE, on positive evidence only.
+
+A cancelled request is recorded ``cancel_complete`` only when a status read or a listing says
+CANCEL_COMPLETE; a request merely missing from the CANCEL_IN_PROGRESS listing proves nothing
+(a listing may lag behind a fresh cancel), so it is looked for among the completed ones, and
+read with a Get if still unseen. What never shows complete within ``cancel_follow_seconds`` is
+recorded ``cancelled`` with the last status seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+from reaper.errors import CloudControlError, RequestNotFound
+from reaper.models import Decision, Outcome, Status
+from reaper.observability import logger, span
+from reaper.run_state import RunState
+from reaper.sizing import FOLLOW_BY_GET_MAX, FOLLOW_CONFIRM_GETS_MAX
+
+NOT_COMPLETE = "CancelNotComplete"
+
+
+class Follower:
+    def __init__(self, run: RunState, poll_seconds: float) -> None:
+        self._run = run
+        self._cc = run.ports.cloud_control
+        self._poll_seconds = poll_seconds
+
+    def follow(self, decisions: list[Decision]) -> list[Decision]:
+        """Poll the cancelled requests until CANCEL_COMPLETE, ``cancel_follow_seconds`` or
+        the deadline; the first poll waits one interval (a cancel takes time)."""
+        waiting = {d.token: d for d in decisions if d.outcome is Outcome.CANCELLED}
+        seconds = self._run.config.cancel_follow_seconds
+        if not waiting or seconds <= 0:
+            return decisions
+        clock = self._run.ports.clock
+        give_up = clock.now() + timedelta(seconds=seconds)
+        last: dict[str, Status] = {}
+        with span("follow"):
+            while True:
+                pending = [t for t in waiting if last.get(t) is not Status.CANCEL_COMPLETE]
+                pause = min(self._poll_seconds, (give_up - clock.now()).total_seconds())
+                if not pending or pause <= 0 or self._run.deadline.seconds_left() < pause:
+                    break
+                clock.sleep(pause)
+                final = (give_up - clock.now()).total_seconds() < self._poll_seconds
+                try:
+                    last.update(self._statuses(pending, final=final))
+                except CloudControlError as exc:
+                    logger.warning("follow failed", extra={"error": exc.message})
+                    break
+        followed = {t: _followed(d, last.get(t), seconds) for t, d in waiting.items()}
+        return [
+            followed.get(d.token, d) if d.outcome is Outcome.CANCELLED else d for d in decisions
+        ]
+
+    def _statuses(self, tokens: list[str], *, final: bool) -> dict[str, Status]:
+        """Where these cancelled requests are now, as far as anything says so. Few: a Get
+        each. Many: one pass over the CANCEL_IN_PROGRESS listing; once none of them is listed
+        there any more (or at the last poll), one pass over CANCEL_COMPLETE for the rest, and
+        a Get each for what neither listing showed (a listing that lags)."""
+        if len(tokens) <= FOLLOW_BY_GET_MAX:
+            return self._gets(tokens)
+        wanted = set(tokens)
+        found = self._listed(Status.CANCEL_IN_PROGRESS, wanted)
+        unlisted = wanted - set(found)
+        if not unlisted or (found and not final):
+            return found
+        found.update(self._listed(Status.CANCEL_COMPLETE, unlisted))
+        unseen = sorted(unlisted - set(found))[:FOLLOW_CONFIRM_GETS_MAX]
+        found.update(self._gets(unseen))
+        return found
+
+    def _listed(self, status: Status, wanted: set[str]) -> dict[str, Status]:
+        # A listed request counts only if its status says so (an implementation that ignored
+        # the filter must not make a request look complete).
+        return {
+            r.token: r.status
+            for page in self._cc.list_requests((status,))
+            for r in page
+            if r.token in wanted and r.status is status
+        }
+
+    def _gets(self, tokens: Iterable[str]) -> dict[str, Status]:
+        found: dict[str, Status] = {}
+        for token in tokens:
+            try:
+                found[token] = self._cc.get_status(token).status
+            except RequestNotFound:
+                continue
+        return found
+
+
+def _followed(decision: Decision, status: Status | None, seconds: int) -> Decision:
+    if status is Status.CANCEL_COMPLETE:
+        return decision.but(outcome=Outcome.CANCEL_COMPLETE, status_after=status)
+    return decision.but(
+        status_after=status or decision.status_after,
+        error_code=NOT_COMPLETE,
+        error_message=f"not seen CANCEL_COMPLETE within {seconds} s of the cancel",
+    )

@@ -1,0 +1,133 @@
+"""What one invocation's pieces share: the ports, the run's identity, deadline and report, and
+the few ways a decision is built. Every piece of a run (gate, canceller, follower, ledger,
+sweep) takes a ``RunState``; none of them holds state of another."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from reaper.clock import Deadline
+from reaper.errors import ReaperError
+from reaper.models import Decision, Delivery, Outcome, RequestStatus, clip
+from reaper.policy import Assessment
+from reaper.ports import AuditStore, Clock, CloudControl, DeadLetters, WorkQueue
+
+if TYPE_CHECKING:
+    from reaper.config import ReaperConfig
+
+# The error code of a decision written ahead of a cancel: its invocation never recorded more.
+INTERRUPTED = "Interrupted"
+# The error code of a token another live delivery holds the claim of: retried later.
+CLAIMED_ELSEWHERE = "ClaimedElsewhere"
+
+# A request chosen for cancelling, with what the decision needs to say about it.
+Chosen = tuple[RequestStatus, datetime | None, Assessment]
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The service's outside world, for as long as the container lives."""
+
+    config: ReaperConfig
+    cloud_control: CloudControl
+    audit: AuditStore
+    dead_letters: DeadLetters
+    work_queue: WorkQueue
+    clock: Clock
+
+
+@dataclass
+class RunReport:
+    """What one invocation did: the handler turns it into metrics."""
+
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    claimed_elsewhere: int = 0
+    duplicates: int = 0
+    handed_off: int = 0
+    dead_lettered: int = 0
+    reconciled: int = 0
+    sweep_seconds: float | None = None
+
+
+class RunState:
+    """One invocation's identity, deadline and report; ``count`` is safe from any thread."""
+
+    def __init__(self, ports: Ports, request_id: str, deadline: Deadline) -> None:
+        self.ports = ports
+        self.config = ports.config
+        self.request_id = request_id
+        self.deadline = deadline
+        self.report = RunReport()
+        self._lock = threading.Lock()
+
+    def count(self, outcomes: Iterable[Outcome]) -> None:
+        with self._lock:
+            self.report.outcomes.update(outcomes)
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Add to one of the report's plain counters (claimed_elsewhere, duplicates, ...)."""
+        with self._lock:
+            setattr(self.report, name, getattr(self.report, name) + n)
+
+    def base(self, token: str, delivery: Delivery) -> Decision:
+        """A decision about a token before anything is known of its request."""
+        return Decision(
+            token=token,
+            source=delivery.source,
+            delivery_id=delivery.delivery_id,
+            outcome=Outcome.FAILED,
+            decided_at=self.ports.clock.now(),
+            request_id=self.request_id,
+            dry_run=self.config.dry_run,
+            reason=clip(delivery.reason),
+        )
+
+    def seen(
+        self,
+        delivery: Delivery,
+        request: RequestStatus,
+        first_seen: datetime | None,
+        assessment: Assessment,
+    ) -> Decision:
+        """A decision about a request read from Cloud Control, with its assessment."""
+        return self.base(request.token, delivery).but(
+            outcome=assessment.skip or Outcome.FAILED,
+            status_seen=request.status,
+            type_name=clip(request.type_name) or None,
+            identifier=clip(request.identifier),
+            operation=request.operation,
+            event_time=request.event_time,
+            first_seen=first_seen,
+            age_seconds=assessment.age_seconds,
+            threshold_minutes=assessment.threshold_minutes,
+            why=clip(getattr(assessment, "why", None)),
+        )
+
+
+def failed(decision: Decision, error: ReaperError) -> Decision:
+    return decision.but(
+        outcome=Outcome.FAILED, error_code=error.code, error_message=clip(error.message)
+    )
+
+
+def interrupted(decision: Decision) -> Decision:
+    """The form written ahead of a cancel: if the invocation ends before the outcome is
+    recorded, the audit still names the token, and the next sweep reconciles it."""
+    return decision.but(
+        outcome=Outcome.FAILED,
+        error_code=INTERRUPTED,
+        error_message="the invocation ended between the cancel and its outcome",
+    )
+
+
+def is_interrupted(decision: Decision | None) -> bool:
+    return (
+        decision is not None
+        and decision.outcome is Outcome.FAILED
+        and decision.error_code == INTERRUPTED
+    )

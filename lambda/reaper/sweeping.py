@@ -1,0 +1,273 @@
+"""How a scheduled sweep runs: reconcile what an ended invocation left written ahead, list every
+PENDING/IN_PROGRESS request first, then cancel the stale ones from a pool, a chunk at a time,
+and end every step whatever the step before it did.
+
+Listing completes before the first cancel: ListResourceRequests' NextToken is not documented
+as stable, and if it is positional, cancelling entries of the listing being paged through
+would shift later pages and skip stale requests until the next run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from reaper.cancelling import Cancelled, Canceller, outcome_of
+from reaper.errors import CloudControlError, QueueError, ReaperError, RequestNotFound, StoreError
+from reaper.following import Follower
+from reaper.gate import Gate
+from reaper.ledger import Ledger, dump
+from reaper.models import (
+    ACTIVE_STATUSES,
+    CANCEL_STATUSES,
+    Decision,
+    Delivery,
+    Mode,
+    Outcome,
+    RequestStatus,
+    Source,
+)
+from reaper.observability import logger, span
+from reaper.policy import assess
+from reaper.ports import WorkMessage
+from reaper.run_state import CLAIMED_ELSEWHERE, Chosen, RunState, failed
+from reaper.sizing import HANDOFF_BATCH, RECONCILE_AFTER, RECONCILE_MAX, chunk_for
+
+NOT_SENT = "CancelNotSent"
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    listed: int
+    decisions: tuple[Decision, ...]
+    handed_off: int
+    stopped_early: bool
+
+
+@dataclass
+class _Plan:
+    """What the listing chose: decisions already made, requests to cancel, sightings."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    to_cancel: list[Chosen] = field(default_factory=list)
+    # First seen now: stored at the end, except for requests that are gone by then.
+    unsighted: dict[str, datetime] = field(default_factory=dict)
+    listed: int = 0
+    stopped_early: bool = False
+
+
+class Sweep:
+    def __init__(
+        self,
+        run: RunState,
+        *,
+        gate: Gate,
+        ledger: Ledger,
+        canceller: Canceller,
+        follower: Follower,
+        workers: int,
+    ) -> None:
+        self._run = run
+        self._gate = gate
+        self._ledger = ledger
+        self._canceller = canceller
+        self._follower = follower
+        self._workers = workers
+        self._delivery = Delivery(Source.SWEEP, run.request_id)
+        rate = run.config.calls_per_second_per_invocation
+        self._chunk = chunk_for(rate, workers, run.deadline.margin_seconds)
+
+    def run(self) -> SweepReport:
+        started = time.monotonic()
+        plan = _Plan()
+        handoff: list[RequestStatus] = []
+        with span("sweep"), ThreadPoolExecutor(self._workers, thread_name_prefix="cancel") as pool:
+            steps: list[Callable[[], None]] = [
+                lambda: self._reconcile(pool),
+                lambda: self._list(plan),
+                lambda: handoff.extend(self._cancel(plan, pool)),
+            ]
+            errors = [_run_step(step) for step in steps]
+        decisions = plan.decisions
+        plan.stopped_early |= bool(handoff)
+        errors.append(_run_step(lambda: decisions.extend(self._hand_off(handoff))))
+        recorded: list[Decision] = []
+        errors.append(_run_step(lambda: recorded.extend(self._settle(decisions))))
+        errors.append(_run_step(lambda: self._remember(plan, recorded)))
+        self._run.report.sweep_seconds = time.monotonic() - started
+        logger.info(
+            "sweep finished",
+            extra={
+                "listed": plan.listed,
+                "recorded": len(recorded),
+                "handed_off": self._run.report.handed_off,
+                "stopped_early": plan.stopped_early,
+                "outcomes": {k.value: v for k, v in self._run.report.outcomes.items()},
+            },
+        )
+        error = next((e for e in errors if e is not None), None)
+        if error is not None:
+            raise error
+        return SweepReport(
+            plan.listed, tuple(recorded), self._run.report.handed_off, plan.stopped_early
+        )
+
+    # ------------------------------------------------------------------ steps
+    def _reconcile(self, pool: ThreadPoolExecutor) -> None:
+        """Decisions written ahead of a cancel by an invocation that ended before recording
+        the outcome: read each request and record what happened (replacing the write-ahead)."""
+        before = self._run.ports.clock.now() - RECONCILE_AFTER
+        left = self._run.ports.audit.interrupted(before, RECONCILE_MAX)
+        if not left:
+            return
+        found = [d for d in pool.map(self._reconciled, left) if d is not None]
+        self._run.add("reconciled", len(found))
+        try:
+            self._ledger.record(found)
+        except StoreError as exc:  # they stay written ahead: the next sweep tries again
+            logger.warning("reconciled decisions not recorded", extra={"error": exc.message})
+
+    def _reconciled(self, decision: Decision) -> Decision | None:
+        why = f"reconciled by sweep {self._run.request_id}: its invocation ended unrecorded"
+        now = self._run.ports.clock.now()
+        ended = decision.but(error_code=None, error_message=None, decided_at=now, why=why)
+        try:
+            status = self._run.ports.cloud_control.get_status(decision.token).status
+        except RequestNotFound:
+            return ended.but(outcome=Outcome.NOT_FOUND)
+        except CloudControlError:
+            return None
+        if status in ACTIVE_STATUSES:
+            return failed(
+                ended,
+                ReaperError(NOT_SENT, "the invocation ended before its cancel; sweeps decide it"),
+            )
+        return outcome_of(ended, status)
+
+    def _list(self, plan: _Plan) -> None:
+        """Every PENDING/IN_PROGRESS page, assessed and gated as it comes; nothing cancelled."""
+        for page in self._run.ports.cloud_control.list_requests(ACTIVE_STATUSES):
+            plan.listed += len(page)
+            self._plan_page(page, plan)
+            if self._run.deadline.near():
+                plan.stopped_early = True
+                return
+
+    def _plan_page(self, page: Sequence[RequestStatus], plan: _Plan) -> None:
+        run = self._run
+        now = run.ports.clock.now()
+        seen = run.ports.audit.first_seen([r.token for r in page])
+        for listed in page:
+            request = self._with_type(listed)
+            first_seen = seen.get(request.token)
+            if first_seen is None:
+                first_seen = plan.unsighted[request.token] = now
+            assessment = assess(request, first_seen, now, run.config)
+            if not assessment.stale:
+                if assessment.skip is Outcome.FILTERED and not request.type_name:
+                    # A request whose type nobody tells is never cancelled: audited, with why.
+                    plan.decisions.append(run.seen(self._delivery, request, first_seen, assessment))
+                else:  # healthy requests are counted, not stored
+                    run.count([assessment.skip or Outcome.NOT_STALE])
+                continue
+            try:
+                stopped = self._gate.admit()
+            except StoreError as exc:
+                decision = run.seen(self._delivery, request, first_seen, assessment)
+                plan.decisions.append(failed(decision, exc))
+                continue
+            if stopped is None:
+                plan.to_cancel.append((request, first_seen, assessment))
+            else:
+                decision = run.seen(self._delivery, request, first_seen, assessment)
+                plan.decisions.append(decision.but(outcome=stopped))
+
+    def _with_type(self, request: RequestStatus) -> RequestStatus:
+        """A listed request without a TypeName: its status read may tell the type."""
+        if request.type_name or not request.status.cancellable:
+            return request
+        try:
+            return self._run.ports.cloud_control.get_status(request.token)
+        except (CloudControlError, RequestNotFound):
+            return request
+
+    def _cancel(self, plan: _Plan, pool: ThreadPoolExecutor) -> list[RequestStatus]:
+        """The chosen requests in chunks from the pool; returns those not started in time."""
+        chunk = self._chunk
+        futures: list[Future[list[Cancelled]]] = [
+            pool.submit(
+                self._canceller.claim_and_cancel, plan.to_cancel[i : i + chunk], self._delivery
+            )
+            for i in range(0, len(plan.to_cancel), chunk)
+        ]
+        later: list[RequestStatus] = []
+        errors: list[BaseException] = []
+        for future in futures:
+            try:
+                results = future.result()
+            except Exception as exc:
+                errors.append(exc)
+                continue
+            for result in results:
+                if isinstance(result, RequestStatus):
+                    later.append(result)
+                elif result.error_code != CLAIMED_ELSEWHERE:
+                    # Claimed elsewhere: its holder, a live invocation, records it.
+                    plan.decisions.append(result)
+        if errors:
+            raise errors[0]
+        return later
+
+    def _hand_off(self, requests: list[RequestStatus]) -> list[Decision]:
+        """Chosen requests the deadline left no time for go to the work queue; if it refuses
+        them, they fail here (and are dead-lettered with their token)."""
+        if not requests:
+            return []
+        tokens = [r.token for r in requests]
+        messages = [
+            WorkMessage(tuple(tokens[i : i + HANDOFF_BATCH]), Source.SWEEP, Mode.CANCEL)
+            for i in range(0, len(tokens), HANDOFF_BATCH)
+        ]
+        try:
+            self._run.ports.work_queue.send(messages)
+        except QueueError as exc:
+            logger.error("hand-off failed", extra={"error": exc.message, "tokens": len(tokens)})
+            return [failed(self._run.base(t, self._delivery), exc) for t in tokens]
+        self._run.add("handed_off", len(tokens))
+        logger.info("handed off to the work queue", extra={"tokens": len(tokens)})
+        return []
+
+    def _settle(self, decisions: list[Decision]) -> list[Decision]:
+        try:
+            decisions = self._follower.follow(decisions)
+        finally:
+            recorded = self._ledger.settle(
+                decisions, Mode.CANCEL, dump({"sweep": self._run.request_id})
+            )
+        return recorded
+
+    def _remember(self, plan: _Plan, decided: list[Decision]) -> None:
+        """First sightings of requests still active (a cancelled one needs none)."""
+        gone = {d.token for d in decided if d.status_after in CANCEL_STATUSES}
+        gone |= {d.token for d in decided if d.outcome in (Outcome.NOT_FOUND, Outcome.TERMINAL)}
+        sightings = {t: at for t, at in plan.unsighted.items() if t not in gone}
+        if sightings:
+            try:
+                self._run.ports.audit.remember_first_seen(sightings)
+            except StoreError as exc:
+                # It only makes a request look younger next time (EventTime moves forward).
+                logger.warning("first sightings not stored", extra={"error": exc.message})
+
+
+def _run_step(step: Callable[[], None]) -> Exception | None:
+    """Run one step of a sweep's ending; its error is kept for later, never a reason to skip
+    the next step."""
+    try:
+        step()
+    except Exception as exc:
+        logger.exception("sweep step failed")
+        return exc
+    return None

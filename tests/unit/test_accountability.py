@@ -1,0 +1,317 @@
+"""Every token ends visibly (a recorded decision, a dead letter whose replay records one, or a
+record failed for redelivery), and nothing is cancelled against the operator's will.
+
+One test per defect the accountability review found; each failed on the code before the
+decision pipeline was split (gate, canceller, follower, ledger, sweep)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from reaper.adapters.queues import dead_letter_body
+from reaper.clock import Deadline
+from reaper.errors import CloudControlError, QueueError, StoreError
+from reaper.models import KillSwitch, Outcome, RequestStatus, Source, Status
+from reaper.run_state import INTERRUPTED
+from reaper.service import RetryLater
+
+from .fakes import World
+
+
+def stale(world: World, n: int, **kwargs: object) -> list[str]:
+    return [world.cc.add(age=timedelta(hours=8), **kwargs) for _ in range(n)]  # type: ignore[arg-type]
+
+
+def outcomes(world: World, token: str) -> set[Outcome]:
+    return {d.outcome for d in world.audit.of(token)}
+
+
+def replay(world: World, request_id: str = "replay") -> None:
+    """An operator's redrive: every dead letter's body goes back through the work queue."""
+    letters, world.dlq.sent = list(world.dlq.sent), []
+    for n, letter in enumerate(letters):
+        world.run(f"{request_id}-{n}").process_message(dead_letter_body(letter), f"redriven-{n}")
+
+
+# ---------------------------------------------------------------- 1. sweep tokens through SQS
+@pytest.mark.parametrize(
+    ("status", "age", "expected"),
+    [
+        (Status.SUCCESS, timedelta(hours=8), Outcome.TERMINAL),
+        (Status.IN_PROGRESS, timedelta(minutes=5), Outcome.NOT_STALE),
+    ],
+)
+def test_a_sweep_token_delivered_through_sqs_is_recorded_whatever_it_became(status, age, expected):
+    world = World()
+    token = world.cc.add(status=status, age=age)
+    body = json.dumps({"requestTokens": [token], "source": "sweep", "mode": "cancel"})
+    world.run().process_message(body, "handoff-1")
+    assert outcomes(world, token) == {expected}
+
+
+def test_cancels_whose_record_the_table_refused_are_recorded_as_cancels_by_the_replay():
+    world = World(max_cancellations_per_run=1000)
+    tokens = stale(world, 120)
+    real_record = world.audit.record
+
+    def refuse_outcomes(decisions):
+        # The write-aheads go through; the table is down for the sweep's final write.
+        if any(d.error_code != INTERRUPTED for d in decisions):
+            raise StoreError("ServiceUnavailable", "down")
+        real_record(decisions)
+
+    world.audit.record = refuse_outcomes  # type: ignore[method-assign]
+    world.run("sweep-1").sweep()
+    assert world.dlq.sent and all(letter.decisions for letter in world.dlq.sent)
+    world.audit.record = real_record  # type: ignore[method-assign]
+    cancels_before = world.cc.calls["cancel"]
+    replay(world)
+    for token in tokens:
+        recorded = world.audit.decisions[(token, "sweep", "sweep-1")]
+        assert recorded.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE), token
+    assert world.cc.calls["cancel"] == cancels_before  # a replay never cancels again
+    assert world.dlq.sent == []
+
+
+def test_a_sweep_failure_replayed_is_decided_again_under_the_sweeps_delivery():
+    world = World()
+    (token,) = stale(world, 1)
+    world.cc.errors[("cancel", "*")] = CloudControlError("ThrottlingException", "slow down")
+    world.run("sweep-1").sweep()
+    world.cc.errors.clear()
+    world.cc.requests[token] = replace(world.cc.requests[token], status=Status.SUCCESS)
+    replay(world)
+    assert world.audit.decisions[(token, "sweep", "sweep-1")].outcome is Outcome.TERMINAL
+
+
+# ---------------------------------------------------------------- 2. the kill switch
+def test_engaging_the_kill_switch_stops_a_running_sweep_within_the_cache_time(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr("reaper.gate.time.monotonic", lambda: clock[0])
+    world = World(max_cancellations_per_run=1000)
+    tokens = stale(world, 60)
+    real_cancel = world.cc.cancel
+
+    def cancel(token: str) -> RequestStatus:
+        if world.cc.calls["cancel"] == 5:
+            world.audit.switch = KillSwitch(engaged=True, reason="incident")
+            clock[0] += 5.0  # the cached read is now as old as the cache allows
+        return real_cancel(token)
+
+    world.cc.cancel = cancel  # type: ignore[method-assign]
+    run = world.run()
+    run.sweep()
+    # The workers that had passed the gate may finish their one call; nothing after that.
+    assert world.cc.calls["cancel"] <= 5 + world.reaper.workers
+    stopped = [t for t in tokens if outcomes(world, t) == {Outcome.DEFERRED_KILL_SWITCH}]
+    assert len(stopped) >= len(tokens) - 5 - world.reaper.workers
+    assert all(world.audit.of(t) for t in tokens)  # every one of them is recorded
+
+
+# ---------------------------------------------------------------- 3. claims
+def test_in_a_sweep_a_token_held_by_a_live_delivery_is_left_to_it():
+    world = World()
+    (token,) = stale(world, 1)
+    world.audit.claims[token] = ("sqs#m9", world.clock.now() + timedelta(minutes=3))
+    run = world.run()
+    run.sweep()
+    assert world.cc.calls["cancel"] == 0 and run.report.claimed_elsewhere == 1
+    assert world.dlq.sent == []
+
+
+def test_a_token_claimed_elsewhere_is_dead_lettered_on_the_last_receive_then_replays():
+    world = World(max_receive_count=2)
+    (token,) = stale(world, 1)
+    world.audit.claims[token] = ("eventbridge#e1", world.clock.now() + timedelta(minutes=3))
+    with pytest.raises(RetryLater):
+        world.run("a").process_message(token, "m1", receive_count=1)
+    world.run("b").process_message(token, "m1", receive_count=2)
+    (letter,) = world.dlq.sent
+    assert letter.error_code == "ClaimedElsewhere"
+    world.clock.current += timedelta(minutes=5)  # the holder's invocation is over
+    replay(world)
+    assert world.audit.decisions[(token, "sqs", "m1")].outcome is Outcome.CANCEL_COMPLETE
+
+
+# ---------------------------------------------------------------- 4. the follow
+def test_a_cancel_missing_from_a_lagging_listing_is_not_recorded_complete():
+    world = World(max_cancellations_per_run=1000, cancel_follow_seconds=6)
+    world.cc.complete_cancels = False
+    tokens = stale(world, 12)
+    real_list = world.cc.list_requests
+
+    def lagging(statuses):
+        # The listing still shows the cancelled requests as they were before the cancel.
+        if set(statuses) & {Status.CANCEL_IN_PROGRESS, Status.CANCEL_COMPLETE}:
+            return iter([[]])
+        return real_list(statuses)
+
+    world.cc.list_requests = lagging  # type: ignore[method-assign]
+    world.run().sweep()
+    for token in tokens:
+        (decision,) = world.audit.of(token)
+        assert decision.outcome is Outcome.CANCELLED
+        assert decision.status_after is Status.CANCEL_IN_PROGRESS  # read with a Get
+
+
+# ---------------------------------------------------------------- 5. what a cancel answers
+def test_a_cancel_answered_pending_is_a_cancel_and_is_followed():
+    world = World()
+    (token,) = stale(world, 1)
+    real_cancel = world.cc.cancel
+
+    def cancel_answered_pending(t: str) -> RequestStatus:
+        answered = real_cancel(t)  # accepted: the request moves to CANCEL_IN_PROGRESS
+        return replace(answered, status=Status.PENDING)  # but the answer says PENDING
+
+    world.cc.cancel = cancel_answered_pending  # type: ignore[method-assign]
+    world.run().process_message(token, "m1")
+    (decision,) = world.audit.of(token)
+    assert decision.outcome is Outcome.CANCEL_COMPLETE  # followed, not taken as terminal
+    assert world.cc.calls["get"] >= 2  # the status read, then the follow
+
+
+@pytest.mark.parametrize("finished", [Status.SUCCESS, Status.FAILED])
+def test_a_cancel_error_on_a_request_that_had_finished_is_terminal_not_failed(finished):
+    world = World()
+    (token,) = stale(world, 1)
+    real_cancel = world.cc.cancel
+
+    def cancel(t: str) -> RequestStatus:
+        world.cc.requests[t] = replace(world.cc.requests[t], status=finished)
+        real_cancel(t)
+        raise CloudControlError("InvalidRequestException", "only PENDING or IN_PROGRESS")
+
+    world.cc.cancel = cancel  # type: ignore[method-assign]
+    world.run("sweep-1").sweep()
+    (decision,) = world.audit.of(token)
+    assert decision.outcome is Outcome.TERMINAL and decision.status_after is finished
+    assert world.dlq.sent == []
+
+
+# ---------------------------------------------------------------- 7. every step of a sweep's end
+def test_a_failed_dead_letter_send_skips_neither_the_sightings_nor_the_hand_off():
+    world = World(max_cancellations_per_run=2)
+    young = world.cc.add(age=timedelta(minutes=5))
+    stale(world, 3)  # two to cancel (no time left: handed off), one deferred by the cap
+    world.audit.fail_record = StoreError("ServiceUnavailable", "table down")
+    world.dlq.fail = QueueError("ServiceUnavailable", "dlq down")
+    left = iter([60_000] + [0] * 1000)
+    with pytest.raises(QueueError):
+        world.reaper.run("r", Deadline(lambda: next(left), margin_seconds=1)).sweep()
+    assert young in world.audit.seen  # the first sighting was still stored
+    assert sum(len(m.tokens) for m in world.work.sent) == 2  # and the hand-off still made
+
+
+def test_a_failed_hand_off_dead_letters_the_tokens_it_could_not_hand_off():
+    world = World(max_cancellations_per_run=1000)
+    tokens = stale(world, 3)
+    world.work.fail = QueueError("ServiceUnavailable", "queue down")
+    # Time runs out right after the listing: every chosen request is to be handed off.
+    left = iter([60_000] + [0] * 1000)
+    world.reaper.run("r", Deadline(lambda: next(left), margin_seconds=1)).sweep()
+    assert world.cc.calls["cancel"] == 0
+    assert {t for letter in world.dlq.sent for t in letter.tokens} == set(tokens)
+    assert all(outcomes(world, t) == {Outcome.FAILED} for t in tokens)
+
+
+@pytest.mark.parametrize(
+    ("status_now", "expected"),
+    [
+        (Status.CANCEL_COMPLETE, Outcome.CANCEL_COMPLETE),
+        (Status.CANCEL_IN_PROGRESS, Outcome.CANCELLED),
+        (Status.SUCCESS, Outcome.TERMINAL),
+        (Status.IN_PROGRESS, Outcome.FAILED),
+    ],
+)
+def test_the_next_sweep_reconciles_what_an_ended_invocation_wrote_ahead(status_now, expected):
+    world = World()
+    (token,) = stale(world, 1)
+    real_cancel = world.cc.cancel
+
+    def lambda_ends(t: str) -> RequestStatus:
+        if status_now is not Status.IN_PROGRESS:
+            real_cancel(t)
+        raise KeyboardInterrupt  # the invocation ends between the cancel and its record
+
+    world.cc.cancel = lambda_ends  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        world.run("sqs-run").process_message(token, "m1")
+    assert world.audit.decisions[(token, "sqs", "m1")].error_code == INTERRUPTED
+    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    world.cc.requests[token] = replace(world.cc.requests[token], status=status_now)
+    world.cc.complete_cancels = False
+    world.clock.current += timedelta(minutes=17)
+    run = world.run("next-sweep")
+    run.sweep()
+    reconciled = world.audit.decisions[(token, "sqs", "m1")]
+    assert reconciled.outcome is expected and reconciled.error_code != INTERRUPTED
+    assert run.report.reconciled == 1
+
+
+# ---------------------------------------------------------------- 8. a positional cursor
+def test_a_sweep_misses_nothing_when_the_listing_cursor_is_positional():
+    world = World(max_cancellations_per_run=1000)
+    tokens = stale(world, 250)
+
+    def positional(statuses):
+        offset = 0
+        while True:
+            # Each page is cut from the listing as it is now, at an offset.
+            now = [r for r in world.cc.requests.values() if r.status in statuses]
+            page = now[offset : offset + 100]
+            yield page
+            offset += 100
+            if offset >= len(now):
+                return
+
+    world.cc.list_requests = positional  # type: ignore[method-assign]
+    world.run().sweep()
+    assert {world.cc.status_of(t) for t in tokens} <= {
+        Status.CANCEL_IN_PROGRESS,
+        Status.CANCEL_COMPLETE,
+    }
+
+
+# ---------------------------------------------------------------- 9. CloudTrail without a token
+def cloudtrail_without_token(type_name: str, identifier: str | None) -> dict:
+    params = {"typeName": type_name} | ({"identifier": identifier} if identifier else {})
+    return {
+        "id": "ct-1",
+        "source": "aws.cloudcontrolapi",
+        "detail-type": "AWS API Call via CloudTrail",
+        "detail": {
+            "eventSource": "cloudcontrolapi.amazonaws.com",
+            "eventName": "UpdateResource",
+            "eventTime": "2025-01-01T11:59:00Z",
+            "requestParameters": params,
+            "responseElements": None,
+        },
+    }
+
+
+def test_a_cloudtrail_record_without_a_token_watches_the_request_it_matches():
+    world = World()
+    token = world.cc.add(type_name="AWS::S3::Bucket", operation="UPDATE", age=timedelta(seconds=30))
+    world.cc.add(type_name="AWS::SQS::Queue", operation="UPDATE", age=timedelta(seconds=30))
+    identifier = world.cc.requests[token].identifier
+    result = world.run().process_event(
+        cloudtrail_without_token("AWS::S3::Bucket", identifier), "ct-1"
+    )
+    assert result == {"outcomes": {"watching": 1}}
+    assert [m.tokens for m in world.work.sent] == [(token,)]
+    assert world.dlq.sent == []
+
+
+def test_a_cloudtrail_record_matching_nothing_is_one_audit_item_and_no_dead_letter():
+    world = World()
+    world.cc.add(type_name="AWS::SQS::Queue", operation="CREATE")
+    run = world.run()
+    run.process_event(cloudtrail_without_token("AWS::S3::Bucket", "b1"), "ct-1")
+    (decision,) = world.audit.decisions.values()
+    assert decision.outcome is Outcome.UNMATCHED and decision.source is Source.CLOUDTRAIL
+    assert decision.why and "UpdateResource" in decision.why
+    assert world.dlq.sent == [] and run.report.outcomes[Outcome.UNMATCHED] == 1
