@@ -1,13 +1,21 @@
 """Given moto's DynamoDB with the audit table's key schema, the adapter keeps first
-sightings, claims, the kill switch and decisions, and answers by token and by time."""
+sightings, claims, the kill switch and decisions, and answers by token and by time; and when
+DynamoDB leaves part of a batch unprocessed (moto never does: a hook on the real client plays
+DynamoDB under load), the rest is retried until written, or a StoreError says so."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
-from reaper.adapters.audit_table import AuditTable
+from botocore.awsrequest import AWSResponse
+from reaper.adapters import audit_table as audit_table_module
+from reaper.adapters.audit_table import UNPROCESSED_ATTEMPTS, AuditTable
+from reaper.errors import StoreError
 from reaper.models import Decision, Outcome, Source, Status
+from reaper.run_state import interrupted
 from reaper.wiring import build_clients
 
 NOW = datetime(2025, 3, 1, 23, 59, tzinfo=UTC)
@@ -53,19 +61,53 @@ def test_first_sightings_of_a_whole_page_are_read_and_written_in_batches(table):
     assert table.first_seen([*tokens, "unknown"]) == {t: NOW for t in tokens}
 
 
-def test_a_claim_belongs_to_its_first_owner_until_it_goes_stale(table):
-    assert table.claim(["t1"], "sweep#a", NOW) == {"t1"}
-    assert table.claim(["t1"], "sweep#a", NOW) == {"t1"}  # the same delivery again
-    assert table.claim(["t1"], "sqs#b", NOW + timedelta(minutes=1)) == set()
-    assert table.claim(["t1"], "sqs#b", NOW + timedelta(minutes=30)) == {"t1"}  # owner died
+def test_a_claim_belongs_to_its_holder_until_the_holders_invocation_ends(table):
+    until = NOW + timedelta(minutes=2)  # the holder's deadline
+    assert table.claim(["t1"], "sweep#a", NOW, until) == {"t1"}
+    assert table.claim(["t1"], "sweep#a", NOW, until) == {"t1"}  # the same delivery again
+    later = NOW + timedelta(minutes=1)
+    assert table.claim(["t1"], "sqs#b", later, later + timedelta(minutes=5)) == set()
+    ended = NOW + timedelta(minutes=3)  # the holder's invocation is over: not 16 minutes
+    assert table.claim(["t1"], "sqs#b", ended, ended + timedelta(minutes=5)) == {"t1"}
+
+
+def test_a_claim_of_the_previous_version_without_an_end_goes_stale_after_16_minutes(table):
+    table._client.put_item(
+        TableName=table._table,
+        Item={
+            "pk": {"S": "TOKEN#t1"},
+            "sk": {"S": "CLAIM"},
+            "owner": {"S": "sweep#old"},
+            "claimed_at": {"S": "2025-03-01T23:59:00.000000Z"},  # NOW
+        },
+    )
+    soon, late = NOW + timedelta(minutes=1), NOW + timedelta(minutes=17)
+    assert table.claim(["t1"], "sqs#b", soon, soon + timedelta(minutes=5)) == set()
+    assert table.claim(["t1"], "sqs#b", late, late + timedelta(minutes=5)) == {"t1"}
 
 
 def test_claiming_many_skips_what_another_run_holds(table):
+    until = NOW + timedelta(minutes=10)
     held = {f"t{i}" for i in range(0, 150, 7)}
-    assert table.claim(sorted(held), "sweep#other", NOW) == held
+    assert table.claim(sorted(held), "sweep#other", NOW, until) == held
     tokens = [f"t{i}" for i in range(150)]
-    assert table.claim(tokens, "sweep#me", NOW) == set(tokens) - held
-    assert table.claim(["t3", "t7"], "sqs#m9", NOW) == set()
+    assert table.claim(tokens, "sweep#me", NOW, until) == set(tokens) - held
+    assert table.claim(["t3", "t7"], "sqs#m9", NOW, until) == set()
+
+
+def test_interrupted_write_aheads_are_found_until_their_outcome_replaces_them(table):
+    def decision(token: str, at, outcome=Outcome.CANCELLED) -> Decision:
+        return Decision(token, Source.SWEEP, "run-1", outcome, at, "req-1", False)
+
+    old, fresh = NOW - timedelta(minutes=30), NOW - timedelta(minutes=1)
+    table.record([interrupted(decision("t1", old)), interrupted(decision("t2", fresh))])
+    table.record([interrupted(decision("t3", old))])
+    found = table.interrupted(NOW - timedelta(minutes=16), limit=10)
+    assert sorted(d.token for d in found) == ["t1", "t3"]
+    assert all(d.error_code == "Interrupted" for d in found)
+    table.record([decision("t1", NOW)])  # its outcome, same key
+    assert [d.token for d in table.interrupted(NOW, limit=10)] == ["t3", "t2"]
+    assert len(table.interrupted(NOW, limit=1)) == 1
 
 
 def test_the_kill_switch_is_off_until_engaged(table):
@@ -99,3 +141,118 @@ def test_queries_by_token_and_by_time_window_across_days(table):
     window = list(table.by_time(NOW + timedelta(minutes=1), NOW + timedelta(minutes=5)))
     assert [d.token for d in window] == ["t1", "t2", "t3", "t4"]
     assert len(list(table.by_time(NOW - timedelta(days=4), NOW + timedelta(days=1)))) == 61
+
+
+# ---------------------------------------------------------------- unprocessed items and keys
+UNPROCESSED_FIELD = {"BatchWriteItem": "UnprocessedItems", "BatchGetItem": "UnprocessedKeys"}
+
+
+class Unprocessed:
+    """Plays DynamoDB answering a batch call in part, on a real client against moto.
+
+    For its first ``times`` calls of ``operation`` only the first half of the batch goes to
+    moto; the other half comes back as UnprocessedItems/UnprocessedKeys, as DynamoDB returns
+    them (the same requests). With ``keep_none`` nothing reaches moto and the whole batch comes
+    back unprocessed. ``sent`` holds what each call asked for (items or keys)."""
+
+    def __init__(self, client: Any, operation: str, times: int, *, keep_none: bool = False):
+        self.operation = operation
+        self.times = times
+        self.keep_none = keep_none
+        self.sent: list[list[Any]] = []
+        self._held: dict[str, Any] = {}
+        events = client.meta.events
+        events.register(f"provide-client-params.dynamodb.{operation}", self._split)
+        events.register(f"before-call.dynamodb.{operation}", self._answer_for_moto)
+        events.register(f"after-call.dynamodb.{operation}", self._add_unprocessed)
+
+    def _entries(self, requests: Any) -> list[Any]:
+        return requests["Keys"] if self.operation == "BatchGetItem" else requests
+
+    def _with_entries(self, requests: Any, entries: list[Any]) -> Any:
+        return {**requests, "Keys": entries} if self.operation == "BatchGetItem" else entries
+
+    def _split(self, params: dict[str, Any], **_: Any) -> dict[str, Any] | None:
+        ((table, requests),) = params["RequestItems"].items()
+        entries = self._entries(requests)
+        self.sent.append(entries)
+        self._held = {}
+        if len(self.sent) > self.times:
+            return None
+        if self.keep_none:
+            self._held = {table: requests}
+            return None
+        half = len(entries) // 2
+        self._held = {table: self._with_entries(requests, entries[half:])}
+        return {**params, "RequestItems": {table: self._with_entries(requests, entries[:half])}}
+
+    def _answer_for_moto(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if self.keep_none and self._held:
+            return AWSResponse("http://dynamodb", 200, {}, None), {
+                UNPROCESSED_FIELD[self.operation]: {}
+            }
+        return None
+
+    def _add_unprocessed(self, parsed: dict[str, Any], **_: Any) -> None:
+        if self._held:
+            parsed[UNPROCESSED_FIELD[self.operation]] = self._held
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """The adapter's backoff pauses, recorded instead of slept."""
+    slept: list[float] = []
+    monkeypatch.setattr(audit_table_module, "time", SimpleNamespace(sleep=slept.append))
+    return slept
+
+
+def test_unprocessed_decisions_are_retried_until_every_one_is_written(stack, sleeps):
+    client = build_clients().dynamodb
+    hook = Unprocessed(client, "BatchWriteItem", times=1)
+    decisions = [decision(f"t{i}") for i in range(20)]
+
+    AuditTable(client, stack.table_name, retention_days=30).record(decisions)
+
+    assert [len(call) for call in hook.sent] == [20, 10]  # the retry sends only the rest
+    written = {i["pk"]["S"] for i in stack.audit_items() if i["sk"]["S"].startswith("DECISION#")}
+    assert written == {f"TOKEN#t{i}" for i in range(20)}
+    assert len(sleeps) == 1 and sleeps[0] > 0
+
+
+def test_decisions_never_processed_are_a_store_error_after_the_bounded_attempts(stack, sleeps):
+    client = build_clients().dynamodb
+    hook = Unprocessed(client, "BatchWriteItem", times=10**6, keep_none=True)
+
+    with pytest.raises(StoreError) as raised:
+        AuditTable(client, stack.table_name).record([decision("t1"), decision("t2")])
+
+    assert raised.value.code == "UnprocessedItems"
+    assert len(hook.sent) == UNPROCESSED_ATTEMPTS
+    assert all(len(call) == 2 for call in hook.sent)  # each attempt resent the whole rest
+    assert sleeps == sorted(sleeps) and sleeps[-1] > sleeps[0]  # backing off
+    assert [i for i in stack.audit_items() if i["sk"]["S"].startswith("DECISION#")] == []
+
+
+def test_unprocessed_keys_are_read_again_until_every_sighting_is_found(stack, table, sleeps):
+    tokens = [f"tok{i}" for i in range(30)]
+    table.remember_first_seen({t: NOW for t in tokens})
+    client = build_clients().dynamodb
+    hook = Unprocessed(client, "BatchGetItem", times=2)
+
+    found = AuditTable(client, stack.table_name).first_seen(tokens)
+
+    assert found == {t: NOW for t in tokens}
+    assert [len(call) for call in hook.sent] == [30, 15, 8]
+    assert len(sleeps) == 2
+
+
+def test_keys_never_processed_are_a_store_error_after_the_bounded_attempts(stack, sleeps):
+    client = build_clients().dynamodb
+    hook = Unprocessed(client, "BatchGetItem", times=10**6, keep_none=True)
+
+    with pytest.raises(StoreError) as raised:
+        AuditTable(client, stack.table_name).first_seen(["tok1", "tok2"])
+
+    assert raised.value.code == "UnprocessedKeys"
+    assert len(hook.sent) == UNPROCESSED_ATTEMPTS
+    assert len(sleeps) == UNPROCESSED_ATTEMPTS

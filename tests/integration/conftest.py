@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 import reaper.handler as handler
+import reaper.wiring as wiring
 from reaper_local.runner import sqs_event_record
 
 from ..conftest import FakeLambdaContext, Stack
@@ -23,6 +26,50 @@ def invoke(stack: Stack) -> Iterator[Callable[..., dict[str, Any]]]:
 
     yield call
     handler.container.cache_clear()
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One call the function's own boto3 clients made: the service's name in botocore
+    (cloudcontrol, dynamodb, sqs), the operation, and what it named (tables and their index,
+    queue URLs)."""
+
+    service: str
+    operation: str
+    table: str | None = None
+    index: str | None = None
+    queue_url: str | None = None
+
+
+def _record_call(calls: list[ApiCall], params: dict[str, Any], model: Any, **_: Any) -> None:
+    service = model.service_model.service_name
+    tables = [params["TableName"]] if "TableName" in params else [*params.get("RequestItems", {})]
+    for table in tables or [None]:
+        calls.append(
+            ApiCall(service, model.name, table, params.get("IndexName"), params.get("QueueUrl"))
+        )
+
+
+@pytest.fixture
+def recorded_calls(monkeypatch: pytest.MonkeyPatch) -> list[ApiCall]:
+    """Every call the handler's clients make, in order (request it before ``invoke`` runs).
+
+    The hook sits on the clients wiring builds for the container, so the test's own setup and
+    checks (``stack.sqs``, ``stack.dynamodb``) are not recorded. ``before-parameter-build``
+    fires once per API call (retries are not calls) and carries the caller's parameters."""
+    calls: list[ApiCall] = []
+    build = wiring.build_clients
+
+    def recording(*args: Any, **kwargs: Any) -> wiring.AwsClients:
+        clients = build(*args, **kwargs)
+        for client in (clients.cloud_control, clients.dynamodb, clients.sqs):
+            client.meta.events.register(
+                "before-parameter-build", functools.partial(_record_call, calls)
+            )
+        return clients
+
+    monkeypatch.setattr(wiring, "build_clients", recording)
+    return calls
 
 
 class EventSourceMapping:

@@ -5,7 +5,9 @@ at and past the length and character limits."""
 from __future__ import annotations
 
 import json
+import re
 import string
+from dataclasses import dataclass
 from typing import Any
 
 from hypothesis import strategies as st
@@ -188,3 +190,106 @@ bodies = st.one_of(
     st.binary(max_size=100).map(lambda b: b.decode("latin-1")),
     st.builds(lambda s: "{" + s, st.text(max_size=50)),  # broken JSON
 )
+
+
+# ---------------------------------------------------------------- an oracle of our own
+# What docs/DESIGN.md and the Cloud Control API reference say an SQS body may be, read with
+# json.loads and typed out here, never with reaper.parsing: the tests judge the parser and the
+# handler by it. It answers only where the documents are plain; elsewhere it says UNSURE and
+# the tests hold the product to the rules that bind every input.
+DOCUMENTED_TOKEN = re.compile(r"[-A-Za-z0-9+/=]{1,128}")  # the API reference's RequestToken
+DOCUMENTED_MAX_TOKENS = 100  # requestTokens in one message
+DOCUMENTED_MAX_BODY_BYTES = 256 * 1024  # SQS's own limit
+DOCUMENTED_ERROR_CODES = frozenset(
+    {
+        "MalformedJson",
+        "BodyTooLarge",
+        "MissingField",
+        "InvalidField",
+        "InvalidToken",
+        "TooManyTokens",
+        "UnknownEventShape",
+    }
+)
+# Keys that make a JSON object something other than a plain token message.
+_OTHER_SHAPES = frozenset({"kind", "requestPayload", "requestContext", "detail-type", "detail"})
+_MESSAGE_KEYS = frozenset({"requestToken", "requestTokens", "mode", "reason"})
+
+
+@dataclass(frozen=True)
+class Expected:
+    """VALID with the tokens to decide (in order, once each), INVALID with its error code, or
+    UNSURE (the oracle does not say)."""
+
+    verdict: str
+    tokens: tuple[str, ...] = ()
+    code: str | None = None
+
+
+UNSURE = Expected("unsure")
+
+
+def _invalid(code: str) -> Expected:
+    return Expected("invalid", code=code)
+
+
+def _token_or_invalid(value: Any) -> Expected:
+    if isinstance(value, str) and DOCUMENTED_TOKEN.fullmatch(value):
+        return Expected("valid", (value,))
+    return _invalid("InvalidToken")
+
+
+def expected_of_body(body: str) -> Expected:
+    if len(body.encode("utf-8", "replace")) > DOCUMENTED_MAX_BODY_BYTES:
+        return _invalid("BodyTooLarge")
+    text = body.strip()
+    if DOCUMENTED_TOKEN.fullmatch(text):
+        return Expected("valid", (text,))
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return _invalid("MalformedJson")
+    if isinstance(value, str):
+        return _token_or_invalid(value)
+    if not isinstance(value, dict):
+        return _invalid("UnknownEventShape")
+    return _expected_of_message(value)
+
+
+def _expected_of_message(value: dict[str, Any]) -> Expected:
+    """A plain token message: requestToken or requestTokens, optional mode cancel, optional
+    string reason, nothing else."""
+    if set(value) & _OTHER_SHAPES or not set(value) <= _MESSAGE_KEYS:
+        return UNSURE
+    if value.get("mode", "cancel") != "cancel" or not isinstance(value.get("reason", ""), str):
+        return UNSURE
+    if ("requestToken" in value) == ("requestTokens" in value):
+        return UNSURE
+    if "requestToken" in value:
+        return _token_or_invalid(value["requestToken"])
+    tokens = value["requestTokens"]
+    if not isinstance(tokens, list) or not tokens:
+        return UNSURE
+    if len(tokens) > DOCUMENTED_MAX_TOKENS:
+        return _invalid("TooManyTokens")
+    for token in tokens:
+        if _token_or_invalid(token).verdict == "invalid":
+            return _invalid("InvalidToken")
+    return Expected("valid", tuple(dict.fromkeys(tokens)))
+
+
+def token_bodies(tokens: list[str]) -> st.SearchStrategy[str]:
+    """Every documented way to name ``tokens`` in one body (a bare token names only one)."""
+    shapes = [
+        st.just(json.dumps({"requestTokens": tokens})),
+        st.just(json.dumps({"requestTokens": tokens, "mode": "cancel", "reason": "operator"})),
+    ]
+    if len(tokens) == 1:
+        (token,) = tokens
+        shapes += [
+            st.just(token),
+            st.just(f"  {token}\n"),
+            st.just(json.dumps(token)),
+            st.just(json.dumps({"requestToken": token})),
+        ]
+    return st.one_of(shapes)
