@@ -11,8 +11,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from reaper.adapters.queues import dead_letter_body
 from reaper.clock import Deadline
+from reaper.dead_letter_format import dead_letter_body
 from reaper.errors import CloudControlError, QueueError, StoreError
 from reaper.models import KillSwitch, Outcome, RequestStatus, Source, Status
 from reaper.run_state import INTERRUPTED

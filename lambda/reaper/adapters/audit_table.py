@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 Item = dict[str, Any]
 Row = TypeVar("Row")
 
+PK, SK, TTL = contracts.TABLE_PARTITION_KEY, contracts.TABLE_SORT_KEY, contracts.TABLE_TTL_ATTRIBUTE
 SEEN_SK = "SEEN"
 CLAIM_SK = "CLAIM"
 CONTROL_PK = "CONTROL"
@@ -41,8 +42,8 @@ UNPROCESSED_ATTEMPTS = 8
 
 def decision_key(token: str, source: Source | str, delivery_id: str) -> Item:
     return {
-        "pk": {"S": f"TOKEN#{token}"},
-        "sk": {"S": f"DECISION#{Source(source).value}#{delivery_id}"},
+        PK: {"S": f"TOKEN#{token}"},
+        SK: {"S": f"DECISION#{Source(source).value}#{delivery_id}"},
     }
 
 
@@ -103,7 +104,7 @@ class AuditTable:
                         "owner": {"S": owner},
                         "claimed_at": {"S": _iso(now)},
                         "held_until": {"S": _iso(until)},
-                        "expires_at": expires,
+                        TTL: expires,
                     },
                     # A claim of an older version has no held_until: it ends after CLAIM_TTL.
                     ConditionExpression="attribute_not_exists(pk) OR #owner = :owner "
@@ -220,15 +221,17 @@ class AuditTable:
             "error_message": decision.error_message,
             "reason": decision.reason,
             "why": decision.why,
-            "expires_at": int((at + self._retention).timestamp()),
+            TTL: int((at + self._retention).timestamp()),
         }
         # A write-ahead sits in its own partition of the index until its outcome replaces it.
         day = f"DAY#{at.date().isoformat()}"
         waiting = decision.outcome is Outcome.FAILED and decision.error_code == INTERRUPTED
         item: Item = {
             **decision_key(decision.token, decision.source, decision.delivery_id),
-            "gsi1pk": {"S": contracts.GSI_INTERRUPTED_PARTITION if waiting else day},
-            "gsi1sk": {"S": f"{_iso(at)}#{decision.token}"},
+            contracts.TABLE_GSI_PARTITION_KEY: {
+                "S": contracts.GSI_INTERRUPTED_PARTITION if waiting else day
+            },
+            contracts.TABLE_GSI_SORT_KEY: {"S": f"{_iso(at)}#{decision.token}"},
         }
         for name, value in values.items():
             if isinstance(value, bool):
@@ -372,12 +375,12 @@ def _sighting_item(sighting: tuple[str, datetime]) -> Item:
     return {
         **_key(f"TOKEN#{token}", SEEN_SK),
         "first_seen": {"S": _iso(at)},
-        "expires_at": {"N": str(int((at + REQUEST_LIFETIME).timestamp()))},
+        TTL: {"N": str(int((at + REQUEST_LIFETIME).timestamp()))},
     }
 
 
 def _key(pk: str, sk: str) -> Item:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
+    return {PK: {"S": pk}, SK: {"S": sk}}
 
 
 def _iso(at: datetime) -> str:
