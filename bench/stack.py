@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from reaper import contracts
 
 # The audit table's schema outside the CDK stack: one definition, shared with the tests.
 from reaper_local.audit_schema import create_audit_table
@@ -147,14 +148,15 @@ class AuditStack:
     def get_items(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Items by (pk, sk), 100 keys a BatchGetItem: moto's Scan re-reads the whole table
         for every page, which takes minutes at 40,000 items."""
+        pk_name, sk_name = contracts.TABLE_PARTITION_KEY, contracts.TABLE_SORT_KEY
         found: dict[tuple[str, str], dict[str, Any]] = {}
         for i in range(0, len(keys), 100):
-            chunk = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys[i : i + 100]]
+            chunk = [{pk_name: {"S": pk}, sk_name: {"S": sk}} for pk, sk in keys[i : i + 100]]
             request: dict[str, Any] = {self.table_name: {"Keys": chunk}}
             while request:
                 response = self.dynamodb.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self.table_name, []):
-                    found[(item["pk"]["S"], item["sk"]["S"])] = item
+                    found[(item[pk_name]["S"], item[sk_name]["S"])] = item
                 request = response.get("UnprocessedKeys") or {}
         return found
 
@@ -163,10 +165,10 @@ class AuditStack:
         found: dict[str, str] = {}
         params: dict[str, Any] = {
             "TableName": self.table_name,
-            "FilterExpression": "begins_with(sk, :d)",
+            "FilterExpression": "begins_with(#sk, :d)",
             "ExpressionAttributeValues": {":d": {"S": "DECISION#"}},
             "ProjectionExpression": "#t, outcome",
-            "ExpressionAttributeNames": {"#t": "token"},
+            "ExpressionAttributeNames": {"#t": "token", "#sk": contracts.TABLE_SORT_KEY},
         }
         while True:
             page = self.dynamodb.scan(**params)
@@ -228,22 +230,24 @@ def function_env(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "POWERTOOLS_")) and k != "REAPER_CONFIG"
+        if not k.startswith(("AWS_", "POWERTOOLS_")) and k != contracts.ENV_REAPER_CONFIG
     }
     env.update(
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
-        AWS_ACCESS_KEY_ID=CREDENTIALS["aws_access_key_id"],
-        AWS_SECRET_ACCESS_KEY=CREDENTIALS["aws_secret_access_key"],
-        AUDIT_TABLE_NAME=table,
-        WORK_QUEUE_URL=work_url,
-        DEAD_LETTER_QUEUE_URL=dlq_url,
-        REAPER_CONFIG=json.dumps(reaper_config),
-        POWERTOOLS_SERVICE_NAME="cloudcontrol-reaper",
-        POWERTOOLS_METRICS_NAMESPACE="CloudControlReaper",
-        POWERTOOLS_LOG_LEVEL=log_level,
-        POWERTOOLS_TRACE_DISABLED="true",
-        PYTHONDONTWRITEBYTECODE="1",
+        {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+            contracts.ENV_AUDIT_TABLE_NAME: table,
+            contracts.ENV_WORK_QUEUE_URL: work_url,
+            contracts.ENV_DEAD_LETTER_QUEUE_URL: dlq_url,
+            contracts.ENV_REAPER_CONFIG: json.dumps(reaper_config),
+            contracts.ENV_POWERTOOLS_SERVICE_NAME: "cloudcontrol-reaper",
+            contracts.ENV_POWERTOOLS_METRICS_NAMESPACE: "CloudControlReaper",
+            contracts.ENV_POWERTOOLS_LOG_LEVEL: log_level,
+            contracts.ENV_TRACE_DISABLED: "true",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
     )
     if services is not None:
         env.update(

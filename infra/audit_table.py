@@ -5,12 +5,11 @@ from __future__ import annotations
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
-
-from infra import constants as c
+from reaper import contracts
 
 
 class AuditTable(Construct):
-    """Key schema, GSI and TTL as docs/DESIGN.md fixes them.
+    """Key schema, GSI and TTL as ``reaper.contracts`` names them (docs/DESIGN.md).
 
     ``dynamodb.Table`` (AWS::DynamoDB::Table), not ``TableV2``: TableV2 synthesizes
     AWS::DynamoDB::GlobalTable, which moto's CloudFormation cannot create, and the local
@@ -24,20 +23,20 @@ class AuditTable(Construct):
         self.table = dynamodb.Table(
             self,
             "Table",
-            partition_key=dynamodb.Attribute(name=c.TABLE_PARTITION_KEY, type=string),
-            sort_key=dynamodb.Attribute(name=c.TABLE_SORT_KEY, type=string),
+            partition_key=dynamodb.Attribute(name=contracts.TABLE_PARTITION_KEY, type=string),
+            sort_key=dynamodb.Attribute(name=contracts.TABLE_SORT_KEY, type=string),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            time_to_live_attribute=c.TABLE_TTL_ATTRIBUTE,
+            time_to_live_attribute=contracts.TABLE_TTL_ATTRIBUTE,
             deletion_protection=retain,
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         self.table.add_global_secondary_index(
-            index_name=c.TABLE_GSI_NAME,
-            partition_key=dynamodb.Attribute(name=c.TABLE_GSI_PARTITION_KEY, type=string),
-            sort_key=dynamodb.Attribute(name=c.TABLE_GSI_SORT_KEY, type=string),
+            index_name=contracts.TABLE_GSI_NAME,
+            partition_key=dynamodb.Attribute(name=contracts.TABLE_GSI_PARTITION_KEY, type=string),
+            sort_key=dynamodb.Attribute(name=contracts.TABLE_GSI_SORT_KEY, type=string),
             projection_type=dynamodb.ProjectionType.ALL,
         )

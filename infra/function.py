@@ -13,6 +13,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
+from reaper import contracts
 from reaper.config import ReaperConfig
 
 from infra import constants as c
@@ -117,13 +118,13 @@ class ReaperFunction(Construct):
             max_event_age=Duration.minutes(c.ASYNC_MAX_EVENT_AGE_MINUTES),
             on_failure=destinations.SqsDestination(queues.dead_letter_queue),
             environment={
-                c.ENV_AUDIT_TABLE_NAME: table.table_name,
-                c.ENV_WORK_QUEUE_URL: queues.work_queue.queue_url,
-                c.ENV_DEAD_LETTER_QUEUE_URL: queues.dead_letter_queue.queue_url,
-                c.ENV_REAPER_CONFIG: reaper_config.model_dump_json(),
-                c.ENV_POWERTOOLS_SERVICE_NAME: c.SERVICE_NAME,
-                c.ENV_POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
-                c.ENV_POWERTOOLS_LOG_LEVEL: c.LOG_LEVEL,
+                contracts.ENV_AUDIT_TABLE_NAME: table.table_name,
+                contracts.ENV_WORK_QUEUE_URL: queues.work_queue.queue_url,
+                contracts.ENV_DEAD_LETTER_QUEUE_URL: queues.dead_letter_queue.queue_url,
+                contracts.ENV_REAPER_CONFIG: reaper_config.model_dump_json(),
+                contracts.ENV_POWERTOOLS_SERVICE_NAME: c.SERVICE_NAME,
+                contracts.ENV_POWERTOOLS_METRICS_NAMESPACE: c.METRICS_NAMESPACE,
+                contracts.ENV_POWERTOOLS_LOG_LEVEL: c.LOG_LEVEL,
             },
             description="Cancels stale Cloud Control API resource requests",
         )
@@ -143,6 +144,16 @@ class ReaperFunction(Construct):
                 sid="AuditTable",
                 actions=list(c.AUDIT_TABLE_ACTIONS),
                 resources=[table.table_arn],
+            )
+        )
+        # Query, on the by-time index's ARN only (the table's ARN does not cover its indexes,
+        # and this grant does not cover the table): the next sweep finds there the decisions
+        # written ahead of a cancel and never completed, and reconciles them.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="AuditTableByTimeIndex",
+                actions=list(c.AUDIT_INDEX_ACTIONS),
+                resources=[f"{table.table_arn}/index/{contracts.TABLE_GSI_NAME}"],
             )
         )
         queues.work_queue.grant_send_messages(self.role)

@@ -7,6 +7,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
+from reaper import contracts
 
 from infra import constants as c
 from infra.queues import ReaperQueues
@@ -54,8 +55,8 @@ class ReaperRules(Construct):
             "CancelRule",
             description="Cancel Cloud Control requests named in a custom event",
             event_pattern=events.EventPattern(
-                source=[c.CUSTOM_EVENT_SOURCE],
-                detail_type=[c.CUSTOM_EVENT_DETAIL_TYPE],
+                source=[contracts.CUSTOM_EVENT_SOURCE],
+                detail_type=[contracts.CUSTOM_EVENT_DETAIL_TYPE],
             ),
             targets=[to_work_queue],
         )
@@ -66,11 +67,11 @@ class ReaperRules(Construct):
             "CloudTrailRule",
             description="Watch Cloud Control requests as CloudTrail records their creation",
             event_pattern=events.EventPattern(
-                source=[c.CLOUDTRAIL_EVENT_SOURCE],
-                detail_type=[c.CLOUDTRAIL_DETAIL_TYPE],
+                source=[contracts.CLOUDTRAIL_EVENT_SOURCE],
+                detail_type=[contracts.CLOUDTRAIL_DETAIL_TYPE],
                 detail={
-                    "eventSource": [c.CLOUDTRAIL_API_EVENT_SOURCE],
-                    "eventName": list(c.CLOUDTRAIL_EVENT_NAMES),
+                    "eventSource": [contracts.CLOUDTRAIL_API_EVENT_SOURCE],
+                    "eventName": list(contracts.CLOUDTRAIL_EVENT_NAMES),
                 },
             ),
             targets=[to_work_queue],

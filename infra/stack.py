@@ -6,9 +6,9 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
+from reaper import contracts
 from reaper.config import ReaperConfig
 
-from infra import constants as c
 from infra.audit_table import AuditTable
 from infra.config import InfraSettings
 from infra.function import ReaperFunction
@@ -63,15 +63,15 @@ class ReaperStack(Stack):
         )
 
         outputs = {
-            c.OUTPUT_AUDIT_TABLE_NAME: self.audit.table.table_name,
-            c.OUTPUT_WORK_QUEUE_URL: self.queues.work_queue.queue_url,
-            c.OUTPUT_DEAD_LETTER_QUEUE_URL: self.queues.dead_letter_queue.queue_url,
-            c.OUTPUT_FUNCTION_NAME: self.reaper.function.function_name,
-            c.OUTPUT_ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,
-            c.OUTPUT_SCHEDULE_RULE_NAME: self.rules.schedule_rule.rule_name,
-            c.OUTPUT_CANCEL_RULE_NAME: self.rules.cancel_rule.rule_name,
-            c.OUTPUT_CLOUDTRAIL_RULE_NAME: self.rules.cloudtrail_rule.rule_name,
-            c.OUTPUT_DASHBOARD_NAME: self.monitoring.dashboard.dashboard_name,
+            contracts.OUTPUT_AUDIT_TABLE_NAME: self.audit.table.table_name,
+            contracts.OUTPUT_WORK_QUEUE_URL: self.queues.work_queue.queue_url,
+            contracts.OUTPUT_DEAD_LETTER_QUEUE_URL: self.queues.dead_letter_queue.queue_url,
+            contracts.OUTPUT_FUNCTION_NAME: self.reaper.function.function_name,
+            contracts.OUTPUT_ALARM_TOPIC_ARN: self.monitoring.topic.topic_arn,
+            contracts.OUTPUT_SCHEDULE_RULE_NAME: self.rules.schedule_rule.rule_name,
+            contracts.OUTPUT_CANCEL_RULE_NAME: self.rules.cancel_rule.rule_name,
+            contracts.OUTPUT_CLOUDTRAIL_RULE_NAME: self.rules.cloudtrail_rule.rule_name,
+            contracts.OUTPUT_DASHBOARD_NAME: self.monitoring.dashboard.dashboard_name,
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

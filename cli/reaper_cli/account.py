@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
+from reaper import contracts
 from reaper.config import ReaperConfig
 from reaper.settings import Settings
 from reaper.wiring import AwsClients, build_clients, client_config
@@ -22,18 +23,15 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 
 DEFAULT_STACK_NAME = "CloudControlReaper"
-# Stack outputs (infra/constants.py names them; the CLI does not import the CDK app).
-OUTPUT_AUDIT_TABLE = "AuditTableName"
-OUTPUT_WORK_QUEUE = "WorkQueueUrl"
-OUTPUT_DEAD_LETTER_QUEUE = "DeadLetterQueueUrl"
 
 
 class Need(Enum):
     """A resource a command uses; only missing ones make the CLI read the stack."""
 
-    TABLE = (OUTPUT_AUDIT_TABLE, "--table")
-    WORK_QUEUE = (OUTPUT_WORK_QUEUE, "--work-queue-url")
-    DEAD_LETTER_QUEUE = (OUTPUT_DEAD_LETTER_QUEUE, "--dlq-url")
+    # The stack output that names it (reaper.contracts) and the flag that skips the stack.
+    TABLE = (contracts.OUTPUT_AUDIT_TABLE_NAME, "--table")
+    WORK_QUEUE = (contracts.OUTPUT_WORK_QUEUE_URL, "--work-queue-url")
+    DEAD_LETTER_QUEUE = (contracts.OUTPUT_DEAD_LETTER_QUEUE_URL, "--dlq-url")
 
     @property
     def output(self) -> str:

@@ -10,16 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from reaper.errors import RequestNotFound
+from reaper.explain import duration
 from reaper.models import Decision, Mode, Outcome, Source
 from reaper.parsing import TOKEN_RULE, TokenRequest, is_valid_token
 from reaper.policy import assess
-from reaper.wiring import build_audit_table, build_reaper
+from reaper.wiring import build_audit_table, build_cloud_control, build_reaper
 from rich.table import Table
 
 from reaper_cli.account import ALL, Account, Need
 from reaper_cli.config_options import add_config_options, build_config
 from reaper_cli.errors import USAGE, CliError
-from reaper_cli.render import Output, decision_json, decisions_table, duration
+from reaper_cli.render import Output, decision_json, decisions_table
 from reaper_cli.safety import confirm_cancelling
 
 # The audit's source for an operator's cancel. Source has no CLI member yet: an operator's
@@ -75,7 +76,7 @@ def run_status(args: argparse.Namespace, account: Account, output: Output) -> in
     tokens = valid_tokens(args.tokens)
     config = build_config(args)
     settings = account.settings(config, Need.TABLE)
-    reaper = build_reaper(settings, account.clients)
+    cloud_control = build_cloud_control(settings, account.clients)
     audit = build_audit_table(settings, account.clients)
     first_seen = audit.first_seen(list(tokens))
     now = datetime.now(UTC)
@@ -88,7 +89,7 @@ def run_status(args: argparse.Namespace, account: Account, output: Output) -> in
             "lastDecision": _last(history),
         }
         try:
-            request = reaper.cloud_control.get_status(token)
+            request = cloud_control.get_status(token)
         except RequestNotFound as exc:
             row["error"] = {"code": exc.code, "message": "Cloud Control does not know this token"}
             rows.append(row)

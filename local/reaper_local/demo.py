@@ -27,8 +27,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ccapi_emulator import EmulatorConfig, EmulatorServer, Lifecycle, Snapshot
+from reaper import contracts
+from reaper.explain import why
 from reaper.models import Decision, Outcome, Source
-from reaper_cli.render import why
 from rich.console import Console
 from rich.table import Table
 
@@ -151,8 +152,8 @@ def scheduled_event(account_id: str, region: str, rule: str) -> dict[str, Any]:
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
+        "detail-type": contracts.SCHEDULE_DETAIL_TYPE,
+        "source": contracts.SCHEDULE_EVENT_SOURCE,
         "account": account_id,
         "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": region,
@@ -166,7 +167,7 @@ def cloudtrail_detail(request: Planned, region: str) -> dict[str, Any]:
     return {
         "eventVersion": "1.09",
         "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": "cloudcontrolapi.amazonaws.com",
+        "eventSource": contracts.CLOUDTRAIL_API_EVENT_SOURCE,
         "eventName": "CreateResource",
         "awsRegion": region,
         "requestParameters": {
@@ -217,9 +218,8 @@ class Demo:
             self.step("Synthesizing the CDK app and creating the stack in moto's CloudFormation")
             stack = account.synthesize_and_deploy(STACK_CONTEXT)
             self.timings.mark("synth + deploy", since)
-            self.console.print(
-                f"  {stack.stack_name}: {stack.status}; table {stack.outputs['AuditTableName']}"
-            )
+            table = stack.outputs[contracts.OUTPUT_AUDIT_TABLE_NAME]
+            self.console.print(f"  {stack.stack_name}: {stack.status}; table {table}")
             self.console.print(
                 "  moto differs from AWS here: it skips "
                 f"{', '.join(stack.skipped_resource_types)}; the SQS event source mapping is "
@@ -229,12 +229,12 @@ class Demo:
             env = {
                 **account.function_env(stack),
                 **account.endpoint_env(),
-                "POWERTOOLS_LOG_LEVEL": self.log_level,
-                "POWERTOOLS_TRACE_DISABLED": "true",
+                contracts.ENV_POWERTOOLS_LOG_LEVEL: self.log_level,
+                contracts.ENV_TRACE_DISABLED: "true",
                 "POWERTOOLS_METRICS_DISABLED": "true" if self.log_level != "DEBUG" else "false",
             }
             os.environ.update(env)
-            reaper_config = json.loads(env["REAPER_CONFIG"])
+            reaper_config = json.loads(env[contracts.ENV_REAPER_CONFIG])
             self.console.print(
                 "  REAPER_CONFIG (from the template): "
                 f"dry_run={reaper_config['dry_run']}, "
@@ -257,12 +257,14 @@ class Demo:
 
         names = by_name(self.planned)
         sqs = account.client("sqs")
-        work_queue = outputs["WorkQueueUrl"]
-        poller = SqsPoller(sqs, work_queue, lambda_handler, outputs["FunctionName"])
+        work_queue = outputs[contracts.OUTPUT_WORK_QUEUE_URL]
+        function_name = outputs[contracts.OUTPUT_FUNCTION_NAME]
+        poller = SqsPoller(sqs, work_queue, lambda_handler, function_name)
 
         self.step("1. Scheduled sweep (EventBridge schedule → function)")
-        event = scheduled_event("123456789012", account.region, outputs["ScheduleRuleName"])
-        self.sweep_result = lambda_handler(event, LocalContext(outputs["FunctionName"]))
+        rule = outputs[contracts.OUTPUT_SCHEDULE_RULE_NAME]
+        event = scheduled_event("123456789012", account.region, rule)
+        self.sweep_result = lambda_handler(event, LocalContext(function_name))
         self.console.print(f"  handler returned {self.sweep_result}")
 
         self.step("2. SQS batch on the work queue (sent, received, handed over as Lambda does)")
@@ -288,7 +290,13 @@ class Demo:
             "requestTokens": [names["logs-1"].token, names["logs-3"].token],
             "reason": CUSTOM_REASON,
         }
-        self.put_and_poll(events, poller, "cloudcontrol-reaper", "Cancel Resource Request", detail)
+        self.put_and_poll(
+            events,
+            poller,
+            contracts.CUSTOM_EVENT_SOURCE,
+            contracts.CUSTOM_EVENT_DETAIL_TYPE,
+            detail,
+        )
 
         self.step(
             "4. CloudTrail event (PutEvents → CloudTrailRule → work queue → function; in AWS "
@@ -296,7 +304,11 @@ class Demo:
         )
         trail = cloudtrail_detail(names["logs-young"], account.region)
         self.put_and_poll(
-            events, poller, "aws.cloudcontrolapi", "AWS API Call via CloudTrail", trail
+            events,
+            poller,
+            contracts.CLOUDTRAIL_EVENT_SOURCE,
+            contracts.CLOUDTRAIL_DETAIL_TYPE,
+            trail,
         )
 
     def put_and_poll(
@@ -339,10 +351,10 @@ class Demo:
             decisions={p.name: audit.by_token(p.token) for p in self.planned},
             invalid=audit.by_token(INVALID_TOKEN_KEY),
             forgotten=audit.by_token(FORGOTTEN_TOKEN),
-            letters=peek(sqs, outputs["DeadLetterQueueUrl"]),
+            letters=peek(sqs, outputs[contracts.OUTPUT_DEAD_LETTER_QUEUE_URL]),
             delayed=int(
                 sqs.get_queue_attributes(
-                    QueueUrl=outputs["WorkQueueUrl"],
+                    QueueUrl=outputs[contracts.OUTPUT_WORK_QUEUE_URL],
                     AttributeNames=["ApproximateNumberOfMessagesDelayed"],
                 )["Attributes"]["ApproximateNumberOfMessagesDelayed"]
             ),

@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 from ccapi_emulator import EmulatorConfig, EmulatorServer
 from moto.server import ThreadedMotoServer
+from reaper import contracts
 
 from reaper_local.cfn_deploy import DEFAULT_REGION, DeployedStack, deploy_to_moto
 
@@ -168,7 +169,7 @@ class LocalAccount:
 
     def function_env(self, stack: DeployedStack) -> dict[str, str]:
         """The environment CloudFormation gave the function (read back from moto's Lambda)."""
-        name = stack.outputs["FunctionName"]
+        name = stack.outputs[contracts.OUTPUT_FUNCTION_NAME]
         configuration = self.client("lambda").get_function_configuration(FunctionName=name)
         variables: dict[str, str] = configuration.get("Environment", {}).get("Variables", {})
         return dict(variables)

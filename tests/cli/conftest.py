@@ -1,7 +1,7 @@
 """The CLI against a local account: moto's server (CloudFormation, DynamoDB, SQS) and the Cloud
 Control emulator, started once per session. Each test gets its own stack in moto's
-CloudFormation (audit table with the key schema of docs/DESIGN.md, work queue and DLQ, and the
-outputs the CDK stack has), so ``--stack-name`` is resolved by a real DescribeStacks.
+CloudFormation (audit table with the key schema of ``reaper.contracts``, work queue and DLQ, and
+the outputs the CDK stack has), so ``--stack-name`` is resolved by a real DescribeStacks.
 """
 
 from __future__ import annotations
@@ -16,36 +16,15 @@ from typing import Any
 
 import pytest
 from ccapi_emulator import EmulatorConfig
+from reaper import contracts
 from reaper_cli.main import main
+from reaper_local.audit_schema import audit_table_definition
 from reaper_local.localstack import LocalAccount
 
 # The outputs and key schema of the CDK stack (infra/), in a template moto creates at once.
 TEMPLATE: dict[str, Any] = {
     "Resources": {
-        "AuditTable": {
-            "Type": "AWS::DynamoDB::Table",
-            "Properties": {
-                "BillingMode": "PAY_PER_REQUEST",
-                "AttributeDefinitions": [
-                    {"AttributeName": n, "AttributeType": "S"}
-                    for n in ("pk", "sk", "gsi1pk", "gsi1sk")
-                ],
-                "KeySchema": [
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                "GlobalSecondaryIndexes": [
-                    {
-                        "IndexName": "by-time",
-                        "KeySchema": [
-                            {"AttributeName": "gsi1pk", "KeyType": "HASH"},
-                            {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
-                        ],
-                        "Projection": {"ProjectionType": "ALL"},
-                    }
-                ],
-            },
-        },
+        "AuditTable": {"Type": "AWS::DynamoDB::Table", "Properties": audit_table_definition()},
         "DeadLetterQueue": {"Type": "AWS::SQS::Queue"},
         "WorkQueue": {
             "Type": "AWS::SQS::Queue",
@@ -58,9 +37,9 @@ TEMPLATE: dict[str, Any] = {
         },
     },
     "Outputs": {
-        "AuditTableName": {"Value": {"Ref": "AuditTable"}},
-        "WorkQueueUrl": {"Value": {"Ref": "WorkQueue"}},
-        "DeadLetterQueueUrl": {"Value": {"Ref": "DeadLetterQueue"}},
+        contracts.OUTPUT_AUDIT_TABLE_NAME: {"Value": {"Ref": "AuditTable"}},
+        contracts.OUTPUT_WORK_QUEUE_URL: {"Value": {"Ref": "WorkQueue"}},
+        contracts.OUTPUT_DEAD_LETTER_QUEUE_URL: {"Value": {"Ref": "DeadLetterQueue"}},
     },
 }
 
@@ -93,22 +72,22 @@ class ReaperStack:
 
     @property
     def table(self) -> str:
-        return self.outputs["AuditTableName"]
+        return self.outputs[contracts.OUTPUT_AUDIT_TABLE_NAME]
 
     @property
     def work_queue_url(self) -> str:
-        return self.outputs["WorkQueueUrl"]
+        return self.outputs[contracts.OUTPUT_WORK_QUEUE_URL]
 
     @property
     def dlq_url(self) -> str:
-        return self.outputs["DeadLetterQueueUrl"]
+        return self.outputs[contracts.OUTPUT_DEAD_LETTER_QUEUE_URL]
 
     def decisions(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=self.table)["Items"]
         return [
             {k: next(iter(v.values())) for k, v in item.items()}
             for item in items
-            if item["sk"]["S"].startswith("DECISION#")
+            if item[contracts.TABLE_SORT_KEY]["S"].startswith("DECISION#")
         ]
 
     def bodies(self, url: str) -> list[str]:

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 
+from reaper import contracts
+
+# Opaque to redrive (it moves bodies as they are), but shaped like the function's letters.
 LETTER = {
-    "kind": "reaper.dead-letter",
-    "version": 1,
+    "kind": contracts.DEAD_LETTER_KIND,
+    "version": contracts.DEAD_LETTER_VERSION,
     "requestTokens": ["abc123"],
     "mode": "cancel",
     "source": "sqs",

@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from reaper import contracts
 from reaper_local.cfn_deploy import DeployedStack, deploy_to_moto
 
 from infra import constants as c
@@ -45,11 +46,11 @@ def _client(endpoint: str, service: str) -> Any:
 def test_stack_reaches_create_complete_with_every_output(deployed: DeployedStack) -> None:
     assert deployed.status == "CREATE_COMPLETE"
     assert set(deployed.outputs) >= {
-        c.OUTPUT_AUDIT_TABLE_NAME,
-        c.OUTPUT_WORK_QUEUE_URL,
-        c.OUTPUT_DEAD_LETTER_QUEUE_URL,
-        c.OUTPUT_FUNCTION_NAME,
-        c.OUTPUT_ALARM_TOPIC_ARN,
+        contracts.OUTPUT_AUDIT_TABLE_NAME,
+        contracts.OUTPUT_WORK_QUEUE_URL,
+        contracts.OUTPUT_DEAD_LETTER_QUEUE_URL,
+        contracts.OUTPUT_FUNCTION_NAME,
+        contracts.OUTPUT_ALARM_TOPIC_ARN,
     }
 
 
@@ -63,14 +64,16 @@ def test_what_moto_cannot_create_is_named_not_hidden(deployed: DeployedStack) ->
     )
     local_name = "/reaper-local" + c.POWERTOOLS_LAYER_PARAMETER.removeprefix("/aws")
     assert deployed.redirected_parameters == {c.POWERTOOLS_LAYER_PARAMETER: local_name}
-    assert deployed.removed_schedule_targets == (deployed.outputs[c.OUTPUT_SCHEDULE_RULE_NAME],)
+    assert deployed.removed_schedule_targets == (
+        deployed.outputs[contracts.OUTPUT_SCHEDULE_RULE_NAME],
+    )
 
 
 def test_outputs_name_a_real_audit_table_with_the_design_keys(
     deployed: DeployedStack, endpoint: str
 ) -> None:
     table = _client(endpoint, "dynamodb").describe_table(
-        TableName=deployed.outputs[c.OUTPUT_AUDIT_TABLE_NAME]
+        TableName=deployed.outputs[contracts.OUTPUT_AUDIT_TABLE_NAME]
     )["Table"]
     assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {
         "pk": "HASH",
@@ -82,10 +85,11 @@ def test_outputs_name_a_real_audit_table_with_the_design_keys(
 def test_outputs_name_real_queues_with_the_redrive(deployed: DeployedStack, endpoint: str) -> None:
     sqs = _client(endpoint, "sqs")
     dlq_arn = sqs.get_queue_attributes(
-        QueueUrl=deployed.outputs[c.OUTPUT_DEAD_LETTER_QUEUE_URL], AttributeNames=["QueueArn"]
+        QueueUrl=deployed.outputs[contracts.OUTPUT_DEAD_LETTER_QUEUE_URL],
+        AttributeNames=["QueueArn"],
     )["Attributes"]["QueueArn"]
     work = sqs.get_queue_attributes(
-        QueueUrl=deployed.outputs[c.OUTPUT_WORK_QUEUE_URL], AttributeNames=["All"]
+        QueueUrl=deployed.outputs[contracts.OUTPUT_WORK_QUEUE_URL], AttributeNames=["All"]
     )["Attributes"]
     assert f'"deadLetterTargetArn": "{dlq_arn}"' in work["RedrivePolicy"]
     assert work["VisibilityTimeout"] == "1800"
@@ -96,7 +100,7 @@ def test_function_exists_and_its_sqs_mapping_is_left_to_the_local_runner(
 ) -> None:
     lambda_client = _client(endpoint, "lambda")
     function = lambda_client.get_function_configuration(
-        FunctionName=deployed.outputs[c.OUTPUT_FUNCTION_NAME]
+        FunctionName=deployed.outputs[contracts.OUTPUT_FUNCTION_NAME]
     )
     assert function["Handler"] == "reaper.handler.lambda_handler"
     assert set(function["Environment"]["Variables"]) >= {"AUDIT_TABLE_NAME", "REAPER_CONFIG"}
@@ -122,7 +126,9 @@ def test_a_custom_cancel_event_reaches_the_work_queue(
     # Then the work queue holds it for the reaper
     messages = (
         _client(endpoint, "sqs")
-        .receive_message(QueueUrl=deployed.outputs[c.OUTPUT_WORK_QUEUE_URL], WaitTimeSeconds=1)
+        .receive_message(
+            QueueUrl=deployed.outputs[contracts.OUTPUT_WORK_QUEUE_URL], WaitTimeSeconds=1
+        )
         .get("Messages", [])
     )
     assert len(messages) == 1

@@ -6,9 +6,8 @@ import json
 from typing import Any
 
 from aws_cdk.assertions import Match
+from reaper import contracts
 from reaper.config import ReaperConfig
-
-from infra import constants as c
 
 from .conftest import Synthesized
 
@@ -301,7 +300,12 @@ def test_role_grants_exactly_the_actions_the_reaper_needs(synthesized: Synthesiz
         "dynamodb:UpdateItem",
         "dynamodb:BatchWriteItem",
     }
-    assert len(by_resource) == 5  # the four above and "*" (no index: the function never queries)
+    # The sweep's reconciliation of interrupted cancels queries the by-time index, and only it.
+    by_time_index = json.dumps(
+        {"Fn::Join": ["", [{"Fn::GetAtt": [table_id, "Arn"]}, "/index/by-time"]]}, sort_keys=True
+    )
+    assert by_resource[by_time_index] == {"dynamodb:Query"}
+    assert len(by_resource) == 6  # the five above and "*"
 
 
 # EventBridge ------------------------------------------------------------------------------
@@ -428,15 +432,15 @@ def test_dashboard_shows_function_queue_and_reaper_metrics(synthesized: Synthesi
 def test_stack_outputs_name_what_the_cli_and_tests_read(synthesized: Synthesized) -> None:
     outputs = synthesized.template_json["Outputs"]
     assert set(outputs) == {
-        c.OUTPUT_AUDIT_TABLE_NAME,
-        c.OUTPUT_WORK_QUEUE_URL,
-        c.OUTPUT_DEAD_LETTER_QUEUE_URL,
-        c.OUTPUT_FUNCTION_NAME,
-        c.OUTPUT_ALARM_TOPIC_ARN,
-        c.OUTPUT_SCHEDULE_RULE_NAME,
-        c.OUTPUT_CANCEL_RULE_NAME,
-        c.OUTPUT_CLOUDTRAIL_RULE_NAME,
-        c.OUTPUT_DASHBOARD_NAME,
+        contracts.OUTPUT_AUDIT_TABLE_NAME,
+        contracts.OUTPUT_WORK_QUEUE_URL,
+        contracts.OUTPUT_DEAD_LETTER_QUEUE_URL,
+        contracts.OUTPUT_FUNCTION_NAME,
+        contracts.OUTPUT_ALARM_TOPIC_ARN,
+        contracts.OUTPUT_SCHEDULE_RULE_NAME,
+        contracts.OUTPUT_CANCEL_RULE_NAME,
+        contracts.OUTPUT_CLOUDTRAIL_RULE_NAME,
+        contracts.OUTPUT_DASHBOARD_NAME,
     }
     table_id, _ = synthesized.only("AWS::DynamoDB::Table")
     assert outputs["AuditTableName"]["Value"] == {"Ref": table_id}

@@ -27,6 +27,8 @@ NEEDED: dict[str, str] = {
     "dynamodb:PutItem": "record a decision; claims (TransactWriteItems Put is PutItem)",
     "dynamodb:UpdateItem": "first sighting of one token (if_not_exists)",
     "dynamodb:BatchWriteItem": "first sightings, decisions, releasing claims",
+    "dynamodb:Query": "the sweep reconciles decisions written ahead of a cancel and never "
+    "completed (on the by-time index only)",
     "sqs:SendMessage": "hand-offs and re-checks to the work queue; failures to the DLQ",
     "sqs:ReceiveMessage": "the event source mapping polls the work queue",
     "sqs:DeleteMessage": "the event source mapping deletes what succeeded",
@@ -87,15 +89,23 @@ def test_table_and_queue_actions_reach_only_this_stacks_table_and_queues(
     synthesized: Synthesized,
 ) -> None:
     table_id, _ = synthesized.only("AWS::DynamoDB::Table")
+    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
+    by_time_index_arn = {"Fn::Join": ["", [table_arn, "/index/by-time"]]}
     queues = set(synthesized.resources("AWS::SQS::Queue"))
+    queried_on: list[Any] = []
     for statement in role_statements(synthesized):
-        services = {a.split(":")[0] for a in as_list(statement["Action"])}
+        actions = as_list(statement["Action"])
+        services = {a.split(":")[0] for a in actions}
         resources = as_list(statement["Resource"])
-        if services == {"dynamodb"}:
-            # The table only: the function never reads the by-time index (the CLI does).
-            assert resources == [{"Fn::GetAtt": [table_id, "Arn"]}], resources
+        if services == {"dynamodb"} and "dynamodb:Query" in actions:
+            # Query on the by-time index alone: not the table, not every index (/index/*).
+            assert actions == ["dynamodb:Query"], statement
+            queried_on += resources
+        elif services == {"dynamodb"}:
+            assert resources == [table_arn], resources
         if services == {"sqs"}:
             assert {r["Fn::GetAtt"][0] for r in resources} <= queues
+    assert queried_on == [by_time_index_arn]
 
 
 def test_the_role_has_no_managed_policy_and_only_lambda_assumes_it(
