@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -32,6 +32,18 @@ TypeGlob = Annotated[
         max_length=196,
         pattern=r"^[A-Za-z0-9:*?\[\]!_-]+$",
         description="A TypeName glob (fnmatch), e.g. AWS::RDS::*",
+    ),
+]
+
+
+HookPolicy = Literal["wait", "cancel"]
+IamAction = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=128,
+        pattern=r"^[a-z0-9-]+:[A-Za-z0-9*]+$",
+        description="An IAM action, e.g. s3:GetBucketLocation or ec2:Describe*",
     ),
 ]
 
@@ -160,6 +172,41 @@ class ReaperConfig(BaseModel):
         ge=1,
         le=3650,
         description="Audit items expire (DynamoDB TTL) after this many days.",
+    )
+    blocking_threshold_minutes: int | None = Field(
+        default=None,
+        ge=5,
+        le=MAX_THRESHOLD_MINUTES,
+        description="Threshold for a request that blocks a deployment (a CloudTrail record "
+        "of a call refused with ConcurrentOperationException names it). Unset: the usual "
+        "threshold. Never above the usual threshold's protection for long-running types "
+        "unless set on purpose.",
+    )
+    hooks_in_progress: HookPolicy = Field(
+        default="wait",
+        description="A stale request whose CloudFormation Hook is still pending or in "
+        "progress: 'wait' leaves it alone until hook_threshold_minutes, 'cancel' treats it "
+        "like any other stale request.",
+    )
+    hook_threshold_minutes: int = Field(
+        default=MINUTES_PER_DAY,
+        ge=5,
+        le=MAX_THRESHOLD_MINUTES,
+        description="With hooks_in_progress 'wait': the age after which a request whose hook "
+        "is still running is cancelled anyway.",
+    )
+    verify_leftovers: tuple[IamAction, ...] = Field(
+        default=(),
+        max_length=50,
+        description="Off when empty. The read actions (e.g. 's3:GetBucketLocation') the "
+        "function's role is granted so that, after a cancel completes, it calls "
+        "cloudformation:GetResource to record whether the resource exists (existence and "
+        "identifier only, never its properties).",
+    )
+    emit_events: bool = Field(
+        default=True,
+        description="Put one EventBridge event per cancel, failed cancel and blocking "
+        "request on the account's default bus (source cloudcontrol-reaper).",
     )
 
     @field_validator("threshold_rules", mode="before")

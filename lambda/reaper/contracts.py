@@ -38,14 +38,35 @@ CLOUDTRAIL_EVENT_SOURCE: Final = "aws.cloudcontrolapi"
 CLOUDTRAIL_DETAIL_TYPE: Final = "AWS API Call via CloudTrail"
 CLOUDTRAIL_API_EVENT_SOURCE: Final = "cloudcontrolapi.amazonaws.com"
 CLOUDTRAIL_EVENT_NAMES: Final = ("CreateResource", "UpdateResource", "DeleteResource")
+# A Create/Update/DeleteResource call refused because an older request on the same resource
+# is still active: its CloudTrail record names the blocked resource (and maybe the token).
+CONFLICT_ERROR_CODE: Final = "ConcurrentOperationException"
 SCHEDULE_EVENT_SOURCE: Final = "aws.events"
 SCHEDULE_DETAIL_TYPE: Final = "Scheduled Event"
+
+# The events the reaper puts on the account's default bus (docs/lambda.md, "Events"). Same
+# source as the custom cancel event, other detail types: no rule of the stack matches them.
+REAPER_EVENT_SOURCE: Final = CUSTOM_EVENT_SOURCE
+DETAIL_TYPE_CANCELLED: Final = "Resource Request Cancelled"
+DETAIL_TYPE_CANCEL_FAILED: Final = "Resource Request Cancel Failed"
+DETAIL_TYPE_BLOCKING: Final = "Resource Request Blocking"
+REAPER_DETAIL_TYPES: Final = (
+    DETAIL_TYPE_CANCELLED,
+    DETAIL_TYPE_CANCEL_FAILED,
+    DETAIL_TYPE_BLOCKING,
+)
+EVENT_SCHEMA_VERSION: Final = "1"
 
 # ---------------------------------------------------------------- the dead-letter record
 DEAD_LETTER_KIND: Final = "reaper.dead-letter"
 # 2: a letter carries its delivery id and, for decisions the audit table refused, the
 # decisions themselves, so a replay records what happened instead of deciding again.
 DEAD_LETTER_VERSION: Final = 2
+
+# ---------------------------------------------------------------- names
+STACK_NAME: Final = "CloudControlReaper"
+SERVICE_NAME: Final = "cloudcontrol-reaper"
+METRICS_NAMESPACE: Final = "CloudControlReaper"
 
 # ---------------------------------------------------------------- stack outputs
 OUTPUT_AUDIT_TABLE_NAME: Final = "AuditTableName"
@@ -56,4 +77,5 @@ OUTPUT_ALARM_TOPIC_ARN: Final = "AlarmTopicArn"
 OUTPUT_SCHEDULE_RULE_NAME: Final = "ScheduleRuleName"
 OUTPUT_CANCEL_RULE_NAME: Final = "CancelRuleName"
 OUTPUT_CLOUDTRAIL_RULE_NAME: Final = "CloudTrailRuleName"
+OUTPUT_CONFLICT_RULE_NAME: Final = "ConflictRuleName"
 OUTPUT_DASHBOARD_NAME: Final = "DashboardName"

@@ -36,6 +36,9 @@ class Outcome(StrEnum):
     DEFERRED_KILL_SWITCH = "deferred_kill_switch"
     FAILED = "failed"
     WATCHING = "watching"
+    # A request blocking a deployment (a call refused with ConcurrentOperationException),
+    # not stale yet: recorded with what it blocks, and watched until it is.
+    BLOCKING = "blocking"
     # A CloudTrail record of a call whose request could not be found (no token in the record,
     # none listed that matches it): audited once, never dead-lettered.
     UNMATCHED = "unmatched"
@@ -91,6 +94,9 @@ class RequestStatus:
     event_time: datetime | None
     status_message: str | None = None
     error_code: str | None = None
+    hooks_token: str | None = None
+    # The latest HooksProgressEvent status (GetResourceRequestStatus only; None if unread).
+    hook_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +134,16 @@ class Decision:
     reason: str | None = None
     # Why a request was left alone (the policy's one line), e.g. why it was filtered.
     why: str | None = None
+    # Who started the request (CloudTrail's principal ARN and user agent, when seen).
+    started_by: str | None = None
+    user_agent: str | None = None
+    # CloudFormation Hooks: the request's hooks token and the latest hook status seen.
+    hooks_token: str | None = None
+    hook_status: str | None = None
+    # The call it blocked: "UpdateResource by <principal> at <time>".
+    blocked_call: str | None = None
+    # After a cancel completed: "exists", "gone" or "unknown" (verify_leftovers).
+    leftover: str | None = None
 
     def but(self, **changes: object) -> Decision:
         """A copy with some fields changed (e.g. the state reached after a cancel)."""
