@@ -82,6 +82,12 @@ def decision_fields(decision: Decision) -> dict[str, Any]:
         "errorMessage": decision.error_message,
         "reason": decision.reason,
         "why": decision.why,
+        "startedBy": decision.started_by,
+        "userAgent": decision.user_agent,
+        "hooksToken": decision.hooks_token,
+        "hookStatus": decision.hook_status,
+        "blockedCall": decision.blocked_call,
+        "leftover": decision.leftover,
     }
     return {k: (v.value if hasattr(v, "value") else v) for k, v in fields.items() if v is not None}
 
@@ -182,4 +188,10 @@ def _decision(
         error_message=text_field(fields.get("errorMessage"), 1024),
         reason=text_field(fields.get("reason"), MAX_REASON_CHARS),
         why=text_field(fields.get("why"), 1024),
+        started_by=text_field(fields.get("startedBy"), 1024),
+        user_agent=text_field(fields.get("userAgent"), 256),
+        hooks_token=text_field(fields.get("hooksToken"), 128),
+        hook_status=text_field(fields.get("hookStatus"), 32),
+        blocked_call=text_field(fields.get("blockedCall"), 1024),
+        leftover=text_field(fields.get("leftover"), 16),
     )

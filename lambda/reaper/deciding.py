@@ -17,6 +17,7 @@ from reaper.models import (
     Mode,
     Outcome,
     RequestStatus,
+    Sighting,
 )
 from reaper.observability import logger
 from reaper.parsing import CallWithoutToken
@@ -25,6 +26,8 @@ from reaper.ports import WorkMessage
 from reaper.run_state import RunState, failed, is_interrupted
 from reaper.sizing import MAX_WATCH_DELAY_SECONDS
 
+# Modes whose young requests are looked at again later (a work-queue message with a delay).
+RECHECKED = frozenset({Mode.WATCH, Mode.UNBLOCK})
 # A request matches a CloudTrail record of the call that started it if its EventTime is no
 # earlier than the call's time less this (clocks differ; EventTime only moves forward).
 CALL_MATCH_SLACK = timedelta(minutes=5)
@@ -55,7 +58,8 @@ class TokenDecider:
             return settled
         try:
             # Persist the sighting before polling: it is the only age that never moves forward.
-            first_seen = self._audit.remember_first_seen({token: base.decided_at})[token]
+            seen_now = Sighting(base.decided_at, delivery.started_by, delivery.user_agent)
+            sighting = self._audit.remember_first_seen({token: seen_now})[token]
             request = self._cc.get_status(token)
         except RequestNotFound:
             return base.but(outcome=Outcome.NOT_FOUND)
@@ -70,10 +74,15 @@ class TokenDecider:
                 decided_at=base.decided_at,
                 request_id=self._run.request_id,
             )
-        assessment = assess(request, first_seen, self._run.ports.clock.now(), self._run.config)
-        decision = self._run.seen(delivery, request, first_seen, assessment)
-        if delivery.mode is Mode.WATCH and assessment.skip is Outcome.NOT_STALE:
-            return self._watch(decision, assessment, delivery)
+        now = self._run.ports.clock.now()
+        blocking = delivery.mode is Mode.UNBLOCK
+        assessment = assess(request, sighting.at, now, self._run.config, blocking=blocking)
+        decision = self._run.seen(delivery, request, sighting, assessment)
+        if delivery.mode in RECHECKED and assessment.skip is Outcome.NOT_STALE:
+            watching = self._watch(decision, assessment, delivery)
+            if blocking and watching.outcome is Outcome.WATCHING:
+                return watching.but(outcome=Outcome.BLOCKING)
+            return watching
         if not assessment.stale:
             return decision
         try:
@@ -82,7 +91,7 @@ class TokenDecider:
             return failed(decision, exc)
         if stopped is not None:
             return decision.but(outcome=stopped)
-        result = self._canceller.claim_and_cancel([(request, first_seen, assessment)], delivery)
+        result = self._canceller.claim_and_cancel([(request, sighting, assessment)], delivery)
         if isinstance(result[0], RequestStatus):
             raise DeadlineNear()
         return result[0]
@@ -93,13 +102,33 @@ class TokenDecider:
         due = assessment.stale_at or now + timedelta(seconds=MAX_WATCH_DELAY_SECONDS)
         delay = int(min(MAX_WATCH_DELAY_SECONDS, max(1.0, (due - now).total_seconds() + 1)))
         message = WorkMessage(
-            (decision.token,), delivery.source, Mode.WATCH, delivery.reason, delay
+            (decision.token,), delivery.source, delivery.mode, delivery.reason, delay
         )
         try:
             self._run.ports.work_queue.send([message])
         except QueueError as exc:
             return failed(decision, exc)
         return decision.but(outcome=Outcome.WATCHING)
+
+    def find_blocking(
+        self, type_name: str | None, identifier: str | None, hint: str | None
+    ) -> list[str]:
+        """The active requests on resource ``type_name``/``identifier``: the token a refused
+        call's message names, only if Cloud Control confirms it is active on that very
+        resource, and every listed active request on it. Raises CloudControlError."""
+        if not type_name or not identifier:
+            return []
+        found: list[str] = []
+        if hint is not None:
+            try:
+                request = self._cc.get_status(hint)
+            except RequestNotFound:
+                request = None
+            if request is not None and _on(request, type_name, identifier):
+                found.append(hint)
+        for page in self._cc.list_requests(ACTIVE_STATUSES):
+            found += [r.token for r in page if _on(r, type_name, identifier)]
+        return list(dict.fromkeys(found))
 
     def match_call(self, call: CallWithoutToken) -> list[str]:
         """The active requests a CloudTrail record without a token may have started: same
@@ -109,6 +138,14 @@ class TokenDecider:
         for page in self._cc.list_requests(ACTIVE_STATUSES):
             matches += [r.token for r in page if _matches(r, call)]
         return matches
+
+
+def _on(request: RequestStatus, type_name: str, identifier: str) -> bool:
+    return (
+        request.status in ACTIVE_STATUSES
+        and request.type_name == type_name
+        and request.identifier == identifier
+    )
 
 
 def _matches(request: RequestStatus, call: CallWithoutToken) -> bool:

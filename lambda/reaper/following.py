@@ -19,6 +19,8 @@ from reaper.run_state import RunState
 from reaper.sizing import FOLLOW_BY_GET_MAX, FOLLOW_CONFIRM_GETS_MAX
 
 NOT_COMPLETE = "CancelNotComplete"
+# The operations whose cancel may leave a resource behind, half made or half changed.
+LEFT_BEHIND_BY = frozenset({"CREATE", "UPDATE"})
 
 
 class Follower:
@@ -33,7 +35,7 @@ class Follower:
         waiting = {d.token: d for d in decisions if d.outcome is Outcome.CANCELLED}
         seconds = self._run.config.cancel_follow_seconds
         if not waiting or seconds <= 0:
-            return decisions
+            return [self._verified(d) for d in decisions]
         clock = self._run.ports.clock
         give_up = clock.now() + timedelta(seconds=seconds)
         last: dict[str, Status] = {}
@@ -52,8 +54,24 @@ class Follower:
                     break
         followed = {t: _followed(d, last.get(t), seconds) for t, d in waiting.items()}
         return [
-            followed.get(d.token, d) if d.outcome is Outcome.CANCELLED else d for d in decisions
+            self._verified(followed.get(d.token, d) if d.outcome is Outcome.CANCELLED else d)
+            for d in decisions
         ]
+
+    def _verified(self, decision: Decision) -> Decision:
+        """What a completed cancel left behind (verify_leftovers): a cancelled CREATE may
+        leave a half-made resource, an UPDATE one between two states. Existence only."""
+        if (
+            not self._run.config.verify_leftovers
+            or decision.outcome is not Outcome.CANCEL_COMPLETE
+            or decision.operation not in LEFT_BEHIND_BY
+            or not decision.identifier
+            or not decision.type_name
+        ):
+            return decision
+        exists = self._cc.resource_exists(decision.type_name, decision.identifier)
+        leftover = "unknown" if exists is None else ("exists" if exists else "gone")
+        return decision.but(leftover=leftover)
 
     def _statuses(self, tokens: list[str], *, final: bool) -> dict[str, Status]:
         """Where these cancelled requests are now, as far as anything says so. Few: a Get

@@ -62,6 +62,17 @@ class TokenRequest:
     delivery_id: str | None = None
     # Decisions a dead letter carries (the audit table refused them): recorded as they are.
     settled: tuple[Decision, ...] = ()
+    # Who made the call that started the request (a CloudTrail record), when known.
+    caller: Caller | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made a Cloud Control call: CloudTrail's userIdentity.arn and userAgent (nothing
+    else of the record is kept: no parameters, no source IP)."""
+
+    principal: str | None
+    user_agent: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,28 @@ class CallWithoutToken:
     type_name: str | None
     identifier: str | None
     event_time: datetime | None
+    caller: Caller | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedCall:
+    """A CloudTrail record of a Create/Update/DeleteResource call refused with
+    ConcurrentOperationException: an older request on the same resource blocks it.
+    ``message_token``: a token-shaped value after "RequestToken" in the error message (the
+    message format is not documented: only ever a hint, checked against Cloud Control)."""
+
+    event_name: str
+    operation: str
+    type_name: str | None
+    identifier: str | None
+    event_time: datetime | None
+    caller: Caller | None
+    message_token: str | None
+
+    def describe(self) -> str:
+        who = (self.caller.principal if self.caller else None) or "an unknown caller"
+        when = self.event_time.isoformat() if self.event_time else "an unknown time"
+        return f"{self.event_name} by {who} at {when}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +121,7 @@ class Ignored:
     why: str
 
 
-Parsed = TokenRequest | SweepRequest | Ignored | CallWithoutToken
+Parsed = TokenRequest | SweepRequest | Ignored | CallWithoutToken | BlockedCall
 
 
 def is_valid_token(value: object) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from reaper import notices
 from reaper.errors import QueueError, ReaperError, StoreError
 from reaper.models import Decision, Mode, Outcome, Source, clip
 from reaper.observability import logger
@@ -157,8 +158,19 @@ class Ledger:
         for decision in decisions:
             _log(decision)
         recorded, unrecorded, error = self._in_parts(decisions, CHUNK_MAX)
+        self._tell(recorded)
         if error is not None:
             raise Unrecorded(error, recorded, unrecorded)
+
+    def _tell(self, recorded: list[Decision]) -> None:
+        """The reaper's events, for decisions recorded (the record comes first)."""
+        bus = self._run.ports.events
+        found = notices.entries(recorded) if bus is not None else []
+        if bus is None or not found:
+            return
+        lost = bus.put(found)
+        self._run.add("events_sent", len(found) - lost)
+        self._run.add("events_not_sent", lost)
 
     def write_ahead(self, decisions: list[Decision]) -> tuple[list[Decision], list[StoreError]]:
         """Record the decisions as ``Interrupted`` before their cancels. Returns those written

@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+# The error code of a decision written ahead of a cancel: its invocation never recorded more.
+INTERRUPTED = "Interrupted"
 # Anything that reaches a log line or an audit item is cut to this many characters.
 MAX_FIELD_CHARS = 1024
 
@@ -55,10 +57,14 @@ class Source(StrEnum):
 
 
 class Mode(StrEnum):
-    """cancel: decide now. watch: re-check later until terminal or stale (CloudTrail tokens)."""
+    """cancel: decide now. watch: re-check later until terminal or stale (CloudTrail tokens).
+    unblock: like watch, for a request that blocks a deployment."""
 
     CANCEL = "cancel"
     WATCH = "watch"
+    # A request blocking a deployment: decided with blocking_threshold_minutes, re-checked
+    # like a watch until it is stale or finished.
+    UNBLOCK = "unblock"
 
 
 class Status(StrEnum):
@@ -100,6 +106,16 @@ class RequestStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Sighting:
+    """When the reaper first saw a token (the one age that never moves forward), and who
+    started its request when a CloudTrail record said so."""
+
+    at: datetime
+    started_by: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """How tokens reached us: the source and the id a redelivery repeats (message/event/run)."""
 
@@ -107,6 +123,9 @@ class Delivery:
     delivery_id: str
     mode: Mode = Mode.CANCEL
     reason: str | None = None
+    # Who made the call that started the request, when a CloudTrail record said so.
+    started_by: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

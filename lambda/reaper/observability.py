@@ -33,6 +33,7 @@ METRIC_NAMES: dict[Outcome, str] = {
     Outcome.INVALID: "Invalid",
     Outcome.WATCHING: "Watching",
     Outcome.UNMATCHED: "Unmatched",
+    Outcome.BLOCKING: "Blocking",
     Outcome.NOT_STALE: "SkippedNotStale",
     Outcome.TERMINAL: "SkippedTerminal",
     Outcome.FILTERED: "SkippedFiltered",
@@ -75,6 +76,8 @@ def publish(report: RunReport, throttled_calls: int) -> None:
         "HandedOff": report.handed_off,
         "DeadLettered": report.dead_lettered,
         "Reconciled": report.reconciled,
+        "EventsSent": report.events_sent,
+        "EventsNotSent": report.events_not_sent,
         "ThrottledCalls": throttled_calls,
     }
     for name, value in extras.items():

@@ -8,7 +8,9 @@ them cheap on the cold path and easy to fuzz; they never raise anything else for
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from reaper import contracts
@@ -20,6 +22,8 @@ from reaper.inputs import (
     TOKEN_PATTERN,
     TOKEN_RE,
     TOKEN_RULE,
+    BlockedCall,
+    Caller,
     CallWithoutToken,
     ErrorCode,
     Ignored,
@@ -45,7 +49,9 @@ __all__ = [
     "MAX_TOKENS_PER_MESSAGE",
     "TOKEN_PATTERN",
     "TOKEN_RULE",
+    "BlockedCall",
     "CallWithoutToken",
+    "Caller",
     "ErrorCode",
     "Ignored",
     "InvalidInput",
@@ -71,6 +77,8 @@ OPERATION_OF_EVENT = {
 SCHEDULE_SOURCE = contracts.SCHEDULE_EVENT_SOURCE
 SCHEDULE_DETAIL_TYPE = contracts.SCHEDULE_DETAIL_TYPE
 DEAD_LETTER_KIND = contracts.DEAD_LETTER_KIND
+# "Concurrent operation found for resource ... with RequestToken <token>" (one public report).
+BLOCKING_TOKEN_RE = re.compile(r"RequestToken[\s:=]+([-A-Za-z0-9+/=]{1,128})")
 
 
 def parse_body(body: object) -> Parsed:
@@ -164,34 +172,53 @@ def _cloudtrail(detail: object) -> Parsed:
     if name not in WATCHED_EVENT_NAMES:
         # Our own CancelResourceRequest calls and reads come back through CloudTrail too.
         return Ignored(f"detail.eventName {short_text(name)!r} starts no request to watch")
-    if detail.get("errorCode"):
-        return Ignored(
-            f"the {name} call failed ({short_text(detail.get('errorCode'))}): no request"
-        )
+    error = detail.get("errorCode")
+    if error == contracts.CONFLICT_ERROR_CODE:
+        return _blocked_call(str(name), detail)
+    if error:
+        return Ignored(f"the {name} call failed ({short_text(error)}): no request")
     elements = detail.get("responseElements")
     found = _find_token(elements, depth=0) if isinstance(elements, Mapping) else None
     if found is None:
         # No public sample shows where CloudTrail puts the token: without one, the service
         # looks for the request this call started instead of failing the event.
-        return _call_without_token(str(name), detail)
+        return CallWithoutToken(str(name), OPERATION_OF_EVENT[name], *_resource(detail))
     path, token = found
     return TokenRequest(
         tokens=(token_field(token, f"detail.responseElements{path}"),),
         source=Source.CLOUDTRAIL,
         mode=Mode.WATCH,
+        caller=_caller(detail),
     )
 
 
-def _call_without_token(name: str, detail: Mapping[str, Any]) -> CallWithoutToken:
+def _resource(
+    detail: Mapping[str, Any],
+) -> tuple[str | None, str | None, datetime | None, Caller | None]:
+    """Type, identifier, time and caller of a call: nothing else of the record is kept
+    (DesiredState and PatchDocument are sensitive)."""
     parameters = detail.get("requestParameters")
     params: Mapping[str, Any] = parameters if isinstance(parameters, Mapping) else {}
-    return CallWithoutToken(
-        event_name=name,
-        operation=OPERATION_OF_EVENT[name],
-        type_name=text_field(params.get("typeName"), 196),
-        identifier=text_field(params.get("identifier"), 1024),
-        event_time=time_field(detail.get("eventTime")),
+    return (
+        text_field(params.get("typeName"), 196),
+        text_field(params.get("identifier"), 1024),
+        time_field(detail.get("eventTime")),
+        _caller(detail),
     )
+
+
+def _caller(detail: Mapping[str, Any]) -> Caller | None:
+    identity = detail.get("userIdentity")
+    arn = identity.get("arn") if isinstance(identity, Mapping) else None
+    caller = Caller(text_field(arn, 1024), text_field(detail.get("userAgent"), 256))
+    return caller if caller.principal or caller.user_agent else None
+
+
+def _blocked_call(name: str, detail: Mapping[str, Any]) -> BlockedCall:
+    message = detail.get("errorMessage")
+    found = BLOCKING_TOKEN_RE.search(message) if isinstance(message, str) else None
+    hint = found.group(1) if found and is_valid_token(found.group(1)) else None
+    return BlockedCall(name, OPERATION_OF_EVENT[name], *_resource(detail), message_token=hint)
 
 
 def _find_token(value: Mapping[str, Any], depth: int) -> tuple[str, object] | None:

@@ -37,15 +37,24 @@ def started_at(event_time: datetime | None, first_seen: datetime | None) -> date
 
 
 def assess(
-    request: RequestStatus, first_seen: datetime | None, now: datetime, config: ReaperConfig
+    request: RequestStatus,
+    first_seen: datetime | None,
+    now: datetime,
+    config: ReaperConfig,
+    *,
+    blocking: bool = False,
 ) -> Assessment:
-    """Terminal, then filtered by type, then young: each is left alone; else stale.
+    """Terminal, then filtered by type, then young, then a hook still running: each is left
+    alone; else stale. ``blocking``: the request blocks a deployment, so the configured
+    blocking threshold (if any) replaces the usual one.
 
     Fails closed: a request whose TypeName is unknown is filtered, because no type rule
     (an exclusion, a long-running type's day) could be applied to it.
     """
     type_name = request.type_name or ""  # None from a caller that did not check
     threshold = config.threshold_minutes(type_name, request.operation)
+    if blocking and config.blocking_threshold_minutes is not None:
+        threshold = config.blocking_threshold_minutes
     start = started_at(request.event_time, first_seen)
     age = max(0, int((now - start).total_seconds())) if start else None
     stale_at = start + timedelta(minutes=threshold) if start else None
@@ -56,9 +65,24 @@ def assess(
             skip, why = Outcome.NOT_STALE, "no start time yet"
         elif now < stale_at:
             skip, why = Outcome.NOT_STALE, f"age {age} s < threshold {threshold} min"
+        elif start and hook_running(request) and config.hooks_in_progress == "wait":
+            hook_due = start + timedelta(minutes=config.hook_threshold_minutes)
+            if now < hook_due:
+                skip, stale_at = Outcome.NOT_STALE, hook_due
+                why = (
+                    f"hook {request.hook_status}: waiting until age "
+                    f"{config.hook_threshold_minutes} min (hooksInProgress wait)"
+                )
     return Assessment(
         skip=skip, age_seconds=age, threshold_minutes=threshold, stale_at=stale_at, why=why
     )
+
+
+HOOK_RUNNING = frozenset({"HOOK_PENDING", "HOOK_IN_PROGRESS"})
+
+
+def hook_running(request: RequestStatus) -> bool:
+    return request.hook_status in HOOK_RUNNING
 
 
 def _by_status_and_type(

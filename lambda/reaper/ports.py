@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from reaper.models import Decision, KillSwitch, Mode, RequestStatus, Source, Status
+from reaper.models import (
+    Decision,
+    KillSwitch,
+    Mode,
+    RequestStatus,
+    Sighting,
+    Source,
+    Status,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,10 @@ class CloudControl(Protocol):
         """Raises RequestNotFound or CloudControlError."""
         ...
 
+    def resource_exists(self, type_name: str, identifier: str) -> bool | None:
+        """Whether the resource exists (GetResource); None when it cannot be told."""
+        ...
+
     def list_requests(self, statuses: Sequence[Status]) -> Iterator[list[RequestStatus]]:
         """Pages of requests in these statuses. Raises CloudControlError."""
         ...
@@ -57,12 +69,13 @@ class CloudControl(Protocol):
 
 
 class AuditStore(Protocol):
-    def first_seen(self, tokens: Sequence[str]) -> dict[str, datetime]:
+    def first_seen(self, tokens: Sequence[str]) -> dict[str, Sighting]:
         """First sightings already stored for these tokens (absent ones are left out)."""
         ...
 
-    def remember_first_seen(self, sightings: Mapping[str, datetime]) -> dict[str, datetime]:
-        """Store each sighting unless one exists; returns the first sighting of each token."""
+    def remember_first_seen(self, sightings: Mapping[str, Sighting]) -> dict[str, Sighting]:
+        """Store each sighting unless one exists (who started it is added if it was not
+        known); returns the first sighting of each token."""
         ...
 
     def claim(self, tokens: Sequence[str], owner: str, now: datetime, until: datetime) -> set[str]:
@@ -94,6 +107,12 @@ class DeadLetters(Protocol):
 class WorkQueue(Protocol):
     def send(self, messages: Sequence[WorkMessage]) -> None:
         """Raises QueueError."""
+        ...
+
+
+class EventBus(Protocol):
+    def put(self, entries: Sequence[tuple[str, str]]) -> int:
+        """(detail type, detail JSON) pairs; best effort: returns how many were not put."""
         ...
 
 

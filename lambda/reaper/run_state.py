@@ -8,25 +8,33 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from reaper.clock import Deadline
 from reaper.errors import ReaperError
-from reaper.models import Decision, Delivery, Outcome, RequestStatus, clip
+from reaper.models import (
+    INTERRUPTED,
+    Decision,
+    Delivery,
+    Mode,
+    Outcome,
+    RequestStatus,
+    Sighting,
+    clip,
+)
+
+__all__ = ["INTERRUPTED", "Chosen", "Ports", "RunReport", "RunState"]
 from reaper.policy import Assessment
-from reaper.ports import AuditStore, Clock, CloudControl, DeadLetters, WorkQueue
+from reaper.ports import AuditStore, Clock, CloudControl, DeadLetters, EventBus, WorkQueue
 
 if TYPE_CHECKING:
     from reaper.config import ReaperConfig
 
-# The error code of a decision written ahead of a cancel: its invocation never recorded more.
-INTERRUPTED = "Interrupted"
 # The error code of a token another live delivery holds the claim of: retried later.
 CLAIMED_ELSEWHERE = "ClaimedElsewhere"
 
 # A request chosen for cancelling, with what the decision needs to say about it.
-Chosen = tuple[RequestStatus, datetime | None, Assessment]
+Chosen = tuple[RequestStatus, Sighting | None, Assessment]
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class Ports:
     dead_letters: DeadLetters
     work_queue: WorkQueue
     clock: Clock
+    # The account's default bus for the reaper's events; None when emit_events is off.
+    events: EventBus | None = None
 
 
 @dataclass
@@ -51,6 +61,8 @@ class RunReport:
     handed_off: int = 0
     dead_lettered: int = 0
     reconciled: int = 0
+    events_sent: int = 0
+    events_not_sent: int = 0
     sweep_seconds: float | None = None
 
 
@@ -91,10 +103,13 @@ class RunState:
         self,
         delivery: Delivery,
         request: RequestStatus,
-        first_seen: datetime | None,
+        sighting: Sighting | None,
         assessment: Assessment,
     ) -> Decision:
-        """A decision about a request read from Cloud Control, with its assessment."""
+        """A decision about a request read from Cloud Control, with its assessment and what
+        is known of who started it."""
+        sighting = sighting or Sighting(at=self.ports.clock.now())
+        blocked = delivery.reason if delivery.mode is Mode.UNBLOCK else None
         return self.base(request.token, delivery).but(
             outcome=assessment.skip or Outcome.FAILED,
             status_seen=request.status,
@@ -102,10 +117,15 @@ class RunState:
             identifier=clip(request.identifier),
             operation=request.operation,
             event_time=request.event_time,
-            first_seen=first_seen,
+            first_seen=sighting.at,
             age_seconds=assessment.age_seconds,
             threshold_minutes=assessment.threshold_minutes,
-            why=clip(getattr(assessment, "why", None)),
+            why=clip(assessment.why),
+            started_by=clip(sighting.started_by),
+            user_agent=clip(sighting.user_agent),
+            hooks_token=request.hooks_token,
+            hook_status=request.hook_status,
+            blocked_call=clip(blocked),
         )
 
 

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from reaper.cancelling import Canceller
 from reaper.clock import Deadline
 from reaper.deciding import TokenDecider
-from reaper.errors import CloudControlError, DeadlineNear
+from reaper.errors import DeadlineNear
 from reaper.following import Follower
 from reaper.gate import Gate
 from reaper.ledger import INVALID_TOKEN_KEY, Ledger, RetryLater, Unrecorded, dump
 from reaper.models import Decision, Delivery, Mode, Outcome, Source
 from reaper.observability import logger
 from reaper.parsing import (
+    BlockedCall,
     CallWithoutToken,
     Ignored,
     InvalidInput,
@@ -32,7 +33,7 @@ from reaper.parsing import (
     parse_body,
     parse_event,
 )
-from reaper.ports import AuditStore, Clock, CloudControl, DeadLetters, WorkQueue
+from reaper.ports import AuditStore, Clock, CloudControl, DeadLetters, EventBus, WorkQueue
 from reaper.run_state import Ports, RunReport, RunState
 from reaper.sizing import FOLLOW_POLL_SECONDS, ORIGINAL_MAX_CHARS
 from reaper.sweeping import Sweep, SweepReport
@@ -65,11 +66,12 @@ class Reaper:
         dead_letters: DeadLetters,
         work_queue: WorkQueue,
         clock: Clock,
+        events: EventBus | None = None,
         workers: int = 16,
         follow_poll_seconds: float = FOLLOW_POLL_SECONDS,
     ) -> None:
         self.config = config
-        self.ports = Ports(config, cloud_control, audit, dead_letters, work_queue, clock)
+        self.ports = Ports(config, cloud_control, audit, dead_letters, work_queue, clock, events)
         self.workers = workers
         self.follow_poll_seconds = follow_poll_seconds
 
@@ -119,9 +121,7 @@ class Run:
             why = parsed.why if isinstance(parsed, Ignored) else "sweeps run on their schedule"
             logger.info("message ignored", extra={"delivery_id": message_id, "why": why})
             return
-        request = (
-            self._match(parsed, message_id) if isinstance(parsed, CallWithoutToken) else parsed
-        )
+        request = self._tokens_of(parsed, message_id)
         if request is None:
             return
         decisions = self.decide_tokens(request, message_id, later=later)
@@ -148,13 +148,11 @@ class Run:
                 "handedOff": report.handed_off,
                 "stoppedEarly": report.stopped_early,
             }
-        if isinstance(parsed, CallWithoutToken):
-            matched = self._match(parsed, event_id)
-            if matched is None:
-                return {"outcomes": {Outcome.UNMATCHED.value: 1}}
-            parsed = matched
-        decisions = self._decide(parsed, event_id)
-        decisions = self._ledger.settle(self._follower.follow(decisions), parsed.mode, original)
+        request = self._tokens_of(parsed, event_id)
+        if request is None:
+            return {"outcomes": {Outcome.UNMATCHED.value: 1}}
+        decisions = self._decide(request, event_id)
+        decisions = self._ledger.settle(self._follower.follow(decisions), request.mode, original)
         return {"outcomes": dict(Counter(d.outcome.value for d in decisions))}
 
     def decide_tokens(
@@ -199,6 +197,23 @@ class Run:
             workers=self._workers,
         ).run()
 
+    def unblock(
+        self,
+        type_name: str,
+        identifier: str,
+        *,
+        blocked_call: str,
+        delivery_id: str,
+        source: Source = Source.CLI,
+    ) -> list[Decision]:
+        """An operator's unblock: the requests blocking resource ``type_name``/``identifier``
+        decided with the blocking threshold, followed and recorded (none found: [])."""
+        tokens = self._decider.find_blocking(type_name, identifier, None)
+        if not tokens:
+            return []
+        request = TokenRequest(tuple(tokens[:100]), source, Mode.UNBLOCK, blocked_call)
+        return self.decide_tokens(request, delivery_id)
+
     def reject(self, error: InvalidInput, source: Source, delivery_id: str, original: str) -> None:
         self._ledger.reject(error, source, delivery_id, original)
 
@@ -207,8 +222,14 @@ class Run:
         """Each token of one delivery, in order. A dead letter's replay continues the delivery
         it failed in. If the deadline nears, the decisions made so far are kept by the caller
         (``later``) and DeadlineNear fails the delivery, to be redelivered."""
+        caller = request.caller
         delivery = Delivery(
-            request.source, request.delivery_id or delivery_id, request.mode, request.reason
+            request.source,
+            request.delivery_id or delivery_id,
+            request.mode,
+            request.reason,
+            started_by=caller.principal if caller else None,
+            user_agent=caller.user_agent if caller else None,
         )
         settled = {d.token: d for d in request.settled}
         decisions: list[Decision] = []
@@ -232,25 +253,40 @@ class Run:
             except Unrecorded as exc:
                 logger.error("audit write failed near the deadline", extra={"error": exc.message})
 
-    def _match(self, call: CallWithoutToken, delivery_id: str) -> TokenRequest | None:
-        """A CloudTrail record without a token: the requests it may have started, to watch;
-        if none matches, one audit item and a metric (no dead letter: nothing to replay).
-        Raises CloudControlError if the listing fails (the delivery is retried)."""
-        try:
-            tokens = self._decider.match_call(call)
-        except CloudControlError:
-            logger.warning("no listing to match a CloudTrail record", extra={"id": delivery_id})
-            raise
+    def _tokens_of(
+        self, parsed: TokenRequest | CallWithoutToken | BlockedCall, delivery_id: str
+    ) -> TokenRequest | None:
+        """The tokens a CloudTrail record stands for: those it names; for a call without a
+        token, the requests it may have started (to watch); for a call refused because of
+        another request, the requests blocking its resource (to unblock). None matched: one
+        audit item and a metric (no dead letter: nothing to replay). Raises
+        CloudControlError if the listing fails (the delivery is retried)."""
+        if isinstance(parsed, TokenRequest):
+            return parsed
+        caller = parsed.caller
+        if isinstance(parsed, BlockedCall):
+            tokens = self._decider.find_blocking(
+                parsed.type_name, parsed.identifier, parsed.message_token
+            )
+            mode, reason = Mode.UNBLOCK, parsed.describe()
+            why = f"{reason}: no active request on that resource"
+        else:
+            tokens = self._decider.match_call(parsed)
+            mode, reason = Mode.WATCH, None
+            why = f"{parsed.event_name}: no token in the record and no active request matches it"
         if tokens:
-            return TokenRequest(tuple(tokens[:100]), Source.CLOUDTRAIL, Mode.WATCH)
+            return TokenRequest(tuple(tokens[:100]), Source.CLOUDTRAIL, mode, reason, caller=caller)
         base = self._state.base(UNMATCHED_TOKEN_KEY, Delivery(Source.CLOUDTRAIL, delivery_id))
         decision = base.but(
             outcome=Outcome.UNMATCHED,
-            type_name=call.type_name,
-            identifier=call.identifier,
-            operation=call.operation,
-            event_time=call.event_time,
-            why=f"{call.event_name}: no token in the record and no active request matches it",
+            type_name=parsed.type_name,
+            identifier=parsed.identifier,
+            operation=parsed.operation,
+            event_time=parsed.event_time,
+            started_by=caller.principal if caller else None,
+            user_agent=caller.user_agent if caller else None,
+            blocked_call=reason,
+            why=why,
         )
         self._ledger.record([decision])
         return None

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from reaper.cancelling import Cancelled, Canceller, outcome_of
 from reaper.errors import CloudControlError, QueueError, ReaperError, RequestNotFound, StoreError
@@ -28,6 +27,7 @@ from reaper.models import (
     Mode,
     Outcome,
     RequestStatus,
+    Sighting,
     Source,
 )
 from reaper.observability import logger, span
@@ -54,7 +54,7 @@ class _Plan:
     decisions: list[Decision] = field(default_factory=list)
     to_cancel: list[Chosen] = field(default_factory=list)
     # First seen now: stored at the end, except for requests that are gone by then.
-    unsighted: dict[str, datetime] = field(default_factory=dict)
+    unsighted: dict[str, Sighting] = field(default_factory=dict)
     listed: int = 0
     stopped_early: bool = False
 
@@ -162,33 +162,40 @@ class Sweep:
         seen = run.ports.audit.first_seen([r.token for r in page])
         for listed in page:
             request = self._with_type(listed)
-            first_seen = seen.get(request.token)
-            if first_seen is None:
-                first_seen = plan.unsighted[request.token] = now
-            assessment = assess(request, first_seen, now, run.config)
+            sighting = seen.get(request.token)
+            if sighting is None:
+                sighting = plan.unsighted[request.token] = Sighting(now)
+            assessment = assess(request, sighting.at, now, run.config)
+            if assessment.stale and request.hooks_token and request.hook_status is None:
+                # Stale, with a hook: only a status read tells whether the hook still runs.
+                request = self._read(request)
+                assessment = assess(request, sighting.at, now, run.config)
             if not assessment.stale:
                 if assessment.skip is Outcome.FILTERED and not request.type_name:
                     # A request whose type nobody tells is never cancelled: audited, with why.
-                    plan.decisions.append(run.seen(self._delivery, request, first_seen, assessment))
+                    plan.decisions.append(run.seen(self._delivery, request, sighting, assessment))
                 else:  # healthy requests are counted, not stored
                     run.count([assessment.skip or Outcome.NOT_STALE])
                 continue
             try:
                 stopped = self._gate.admit()
             except StoreError as exc:
-                decision = run.seen(self._delivery, request, first_seen, assessment)
+                decision = run.seen(self._delivery, request, sighting, assessment)
                 plan.decisions.append(failed(decision, exc))
                 continue
             if stopped is None:
-                plan.to_cancel.append((request, first_seen, assessment))
+                plan.to_cancel.append((request, sighting, assessment))
             else:
-                decision = run.seen(self._delivery, request, first_seen, assessment)
+                decision = run.seen(self._delivery, request, sighting, assessment)
                 plan.decisions.append(decision.but(outcome=stopped))
 
     def _with_type(self, request: RequestStatus) -> RequestStatus:
         """A listed request without a TypeName: its status read may tell the type."""
         if request.type_name or not request.status.cancellable:
             return request
+        return self._read(request)
+
+    def _read(self, request: RequestStatus) -> RequestStatus:
         try:
             return self._run.ports.cloud_control.get_status(request.token)
         except (CloudControlError, RequestNotFound):
@@ -253,7 +260,7 @@ class Sweep:
         """First sightings of requests still active (a cancelled one needs none)."""
         gone = {d.token for d in decided if d.status_after in CANCEL_STATUSES}
         gone |= {d.token for d in decided if d.outcome in (Outcome.NOT_FOUND, Outcome.TERMINAL)}
-        sightings = {t: at for t, at in plan.unsighted.items() if t not in gone}
+        sightings = {t: s for t, s in plan.unsighted.items() if t not in gone}
         if sightings:
             try:
                 self._run.ports.audit.remember_first_seen(sightings)

@@ -14,6 +14,7 @@ from botocore.config import Config
 
 from reaper.adapters.audit_table import AuditTable
 from reaper.adapters.cloud_control import CloudControlAdapter
+from reaper.adapters.event_bus import DefaultBus
 from reaper.adapters.queues import SqsDeadLetters, SqsWorkQueue
 from reaper.clock import SystemClock
 from reaper.ports import Clock, CloudControl
@@ -31,6 +32,7 @@ from reaper.sizing import (
 if TYPE_CHECKING:
     from mypy_boto3_cloudcontrol import CloudControlApiClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_sqs import SQSClient
 
 
@@ -39,6 +41,8 @@ class AwsClients:
     cloud_control: CloudControlApiClient
     dynamodb: DynamoDBClient
     sqs: SQSClient
+    # The default event bus (the reaper's events); None: no events are put.
+    events: EventBridgeClient | None = None
 
 
 def client_config(pool: int = MAX_WORKERS + 4) -> Config:
@@ -70,6 +74,7 @@ def build_clients(
         cloud_control=session.client("cloudcontrol", config=config),
         dynamodb=session.client("dynamodb", config=config),
         sqs=session.client("sqs", config=config),
+        events=session.client("events", config=config),
     )
 
 
@@ -97,6 +102,7 @@ def build_reaper(
         dead_letters=SqsDeadLetters(clients.sqs, settings.dead_letter_queue_url),
         work_queue=SqsWorkQueue(clients.sqs, settings.work_queue_url),
         clock=clock or SystemClock(),
+        events=DefaultBus(clients.events) if config.emit_events and clients.events else None,
         workers=workers or workers_for(config.calls_per_second_per_invocation),
     )
 

@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSResponse
 from reaper.adapters import audit_table as audit_table_module
 from reaper.adapters.audit_table import UNPROCESSED_ATTEMPTS, AuditTable
 from reaper.errors import StoreError
-from reaper.models import Decision, Outcome, Source, Status
+from reaper.models import Decision, Outcome, Sighting, Source, Status
 from reaper.run_state import interrupted
 from reaper.wiring import build_clients
 
@@ -50,15 +50,27 @@ def decision(token: str, delivery: str = "m1", at: datetime = NOW, **kw) -> Deci
 
 
 def test_the_first_sighting_is_kept_when_seen_again_later(table):
-    assert table.remember_first_seen({"t1": NOW}) == {"t1": NOW}
-    assert table.remember_first_seen({"t1": NOW + timedelta(hours=2)}) == {"t1": NOW}
-    assert table.first_seen(["t1", "t2"]) == {"t1": NOW}
+    assert table.remember_first_seen({"t1": Sighting(NOW)}) == {"t1": Sighting(NOW)}
+    later = Sighting(NOW + timedelta(hours=2))
+    assert table.remember_first_seen({"t1": later}) == {"t1": Sighting(NOW)}
+    assert table.first_seen(["t1", "t2"]) == {"t1": Sighting(NOW)}
+
+
+def test_who_started_a_request_is_added_to_its_sighting_once_and_never_replaced(table):
+    table.remember_first_seen({"t1": Sighting(NOW)})
+    first = Sighting(NOW + timedelta(hours=1), "arn:aws:iam::1:role/ci", "terraform/1.9")
+    assert table.remember_first_seen({"t1": first}) == {
+        "t1": Sighting(NOW, "arn:aws:iam::1:role/ci", "terraform/1.9")
+    }
+    other = Sighting(NOW, "arn:aws:iam::1:role/other", "console")
+    assert table.remember_first_seen({"t1": other})["t1"].started_by == "arn:aws:iam::1:role/ci"
+    assert table.first_seen(["t1"])["t1"].user_agent == "terraform/1.9"
 
 
 def test_first_sightings_of_a_whole_page_are_read_and_written_in_batches(table):
     tokens = [f"tok{i}" for i in range(130)]
-    table.remember_first_seen({t: NOW for t in tokens})
-    assert table.first_seen([*tokens, "unknown"]) == {t: NOW for t in tokens}
+    table.remember_first_seen({t: Sighting(NOW) for t in tokens})
+    assert table.first_seen([*tokens, "unknown"]) == {t: Sighting(NOW) for t in tokens}
 
 
 def test_a_claim_belongs_to_its_holder_until_the_holders_invocation_ends(table):
@@ -235,13 +247,13 @@ def test_decisions_never_processed_are_a_store_error_after_the_bounded_attempts(
 
 def test_unprocessed_keys_are_read_again_until_every_sighting_is_found(stack, table, sleeps):
     tokens = [f"tok{i}" for i in range(30)]
-    table.remember_first_seen({t: NOW for t in tokens})
+    table.remember_first_seen({t: Sighting(NOW) for t in tokens})
     client = build_clients().dynamodb
     hook = Unprocessed(client, "BatchGetItem", times=2)
 
     found = AuditTable(client, stack.table_name).first_seen(tokens)
 
-    assert found == {t: NOW for t in tokens}
+    assert found == {t: Sighting(NOW) for t in tokens}
     assert [len(call) for call in hook.sent] == [30, 15, 8]
     assert len(sleeps) == 2
 

@@ -31,13 +31,22 @@ pytestmark = pytest.mark.xdist_group("cdk-synth")
 
 HOURS = 3600
 # Cloud Control's IAM prefix is cloudformation: (the API's actions take no resource ARN).
-IAM_PREFIX = {"cloudcontrol": "cloudformation", "dynamodb": "dynamodb", "sqs": "sqs"}
+IAM_PREFIX = {
+    "cloudcontrol": "cloudformation",
+    "dynamodb": "dynamodb",
+    "sqs": "sqs",
+    "events": "events",
+}
+# The reaper's events go to the account's default bus (PutEvents without EventBusName).
+DEFAULT_BUS_ARN = "arn:aws:events:us-east-1:123456789012:event-bus/default"
 # IAM has no action of its own for SQS's batch calls: each is authorized as the single one.
 SQS_BATCH_ACTION = {
     "SendMessageBatch": "SendMessage",
     "DeleteMessageBatch": "DeleteMessage",
     "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
 }
+# The pseudo parameters as this test's account and Region (moto's defaults).
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
 # Stands for the resource of a call that IAM cannot scope (Cloud Control's request calls).
 NO_RESOURCE_ARN = "arn:aws:cloudformation:*:*:*"
 
@@ -50,6 +59,8 @@ def arn_of(expression: Any) -> str:
     """A statement's Resource with each resource of the stack written ``arn:<logical id>``."""
     if isinstance(expression, str):
         return expression
+    if "Ref" in expression and str(expression["Ref"]).startswith("AWS::"):
+        return PSEUDO.get(expression["Ref"], "*")
     if "Fn::GetAtt" in expression and expression["Fn::GetAtt"][1] == "Arn":
         return f"arn:{expression['Fn::GetAtt'][0]}"
     if "Fn::Join" in expression:
@@ -101,6 +112,8 @@ def needed(call: ApiCall, arns: dict[str, str]) -> tuple[str, str]:
     action = f"{IAM_PREFIX[call.service]}:{operation}"
     if call.service == "cloudcontrol":
         return action, NO_RESOURCE_ARN
+    if call.service == "events":
+        return action, DEFAULT_BUS_ARN
     named = call.table if call.service == "dynamodb" else call.queue_url
     assert named in arns, f"{action} on {named}: not this stack's table or queues"
     resource = arns[named]

@@ -124,7 +124,7 @@ def test_a_stuck_request_seen_through_cloudtrail_is_watched_then_cancelled(
 
     # Six hours later, EventTime has kept moving forward: only first_seen shows its true age.
     emulator.clock.advance(6 * HOURS + 60)
-    seen_at = AuditTable(build_clients().dynamodb, stack.table_name).first_seen([token])[token]
+    seen_at = AuditTable(build_clients().dynamodb, stack.table_name).first_seen([token])[token].at
     stack.dynamodb.update_item(
         TableName=stack.table_name,
         Key={"pk": {"S": f"TOKEN#{token}"}, "sk": {"S": "SEEN"}},

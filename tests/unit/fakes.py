@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from reaper.config import ReaperConfig
 from reaper.errors import CloudControlError, QueueError, RequestNotFound, StoreError
-from reaper.models import Decision, KillSwitch, RequestStatus, Source, Status
+from reaper.models import Decision, KillSwitch, RequestStatus, Sighting, Source, Status
 from reaper.ports import DeadLetter, WorkMessage
 from reaper.service import Reaper
 
@@ -45,6 +45,7 @@ class FakeCloudControl:
         self.page_size = page_size
         self.finish_before_cancel: set[str] = set()
         self.complete_cancels = True
+        self.resources: dict[str, bool | None] = {}
 
     def add(
         self,
@@ -109,22 +110,30 @@ class FakeCloudControl:
     def throttled_calls(self) -> int:
         return 0
 
+    def resource_exists(self, type_name: str, identifier: str) -> bool | None:
+        self.calls["get_resource"] += 1
+        return self.resources.get(identifier)
+
 
 class FakeAudit:
     def __init__(self) -> None:
         self.decisions: dict[tuple[str, str, str], Decision] = {}
         self.writes: list[Decision] = []
-        self.seen: dict[str, datetime] = {}
+        self.seen: dict[str, Sighting] = {}
         self.claims: dict[str, tuple[str, datetime]] = {}
         self.switch = KillSwitch(engaged=False)
         self.fail_record: StoreError | None = None
 
-    def first_seen(self, tokens: Sequence[str]) -> dict[str, datetime]:
+    def first_seen(self, tokens: Sequence[str]) -> dict[str, Sighting]:
         return {t: self.seen[t] for t in tokens if t in self.seen}
 
-    def remember_first_seen(self, sightings: Mapping[str, datetime]) -> dict[str, datetime]:
-        for token, at in sightings.items():
-            self.seen.setdefault(token, at)
+    def remember_first_seen(self, sightings: Mapping[str, Sighting]) -> dict[str, Sighting]:
+        for token, sighting in sightings.items():
+            old = self.seen.setdefault(token, sighting)
+            if old.started_by is None and sighting.started_by is not None:
+                self.seen[token] = replace(
+                    old, started_by=sighting.started_by, user_agent=sighting.user_agent
+                )
         return {t: self.seen[t] for t in sightings}
 
     def claim(

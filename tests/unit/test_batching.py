@@ -85,7 +85,7 @@ def test_a_sweep_stores_first_sightings_only_of_requests_still_pending_after_it(
     # The young request and the one whose cancel failed will be listed again: their first
     # sighting must hold their age. The cancelled ones are gone: their decision says when.
     assert set(world.audit.seen) == {young, failing}
-    assert world.audit.seen[young] == T0
+    assert world.audit.seen[young].at == T0
     assert {world.audit.of(t)[0].first_seen for t in cancelled} == {T0}
 
 

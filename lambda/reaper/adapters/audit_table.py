@@ -17,8 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from reaper import contracts
 from reaper.adapters._errors import code_and_message
 from reaper.errors import StoreError
-from reaper.models import Decision, KillSwitch, Outcome, Source, Status
-from reaper.run_state import INTERRUPTED
+from reaper.models import INTERRUPTED, Decision, KillSwitch, Outcome, Sighting, Source, Status
 from reaper.sizing import AUDIT_WRITERS
 
 if TYPE_CHECKING:
@@ -56,34 +55,46 @@ class AuditTable:
         self._retention = timedelta(days=retention_days)
 
     # ------------------------------------------------------------------ first sightings
-    def first_seen(self, tokens: Sequence[str]) -> dict[str, datetime]:
-        found: dict[str, datetime] = {}
+    def first_seen(self, tokens: Sequence[str]) -> dict[str, Sighting]:
+        found: dict[str, Sighting] = {}
         unique = list(dict.fromkeys(tokens))
         for i in range(0, len(unique), BATCH_GET_MAX):
             keys = [_key(f"TOKEN#{t}", SEEN_SK) for t in unique[i : i + BATCH_GET_MAX]]
             for item in self._batch_get(keys):
-                found[item["pk"]["S"].removeprefix("TOKEN#")] = _time(item["first_seen"]["S"])
+                found[item[PK]["S"].removeprefix("TOKEN#")] = _sighting(item)
         return found
 
-    def remember_first_seen(self, sightings: Mapping[str, datetime]) -> dict[str, datetime]:
-        """One token: a conditional update that keeps an older sighting and returns it.
-        Several (a sweep page, after ``first_seen`` showed them new): one batch write; two
-        sweeps racing on a new token both write "now", which differ by seconds at most."""
+    def remember_first_seen(self, sightings: Mapping[str, Sighting]) -> dict[str, Sighting]:
+        """One token: a conditional update that keeps an older sighting (and who started the
+        request, once known) and returns it. Several (a sweep page, after ``first_seen``
+        showed them new): one batch write; two sweeps racing on a new token both write
+        "now", which differ by seconds at most."""
         if len(sightings) == 1:
-            ((token, at),) = sightings.items()
+            ((token, sighting),) = sightings.items()
+            sets = [
+                "first_seen = if_not_exists(first_seen, :t)",
+                f"{TTL} = if_not_exists({TTL}, :e)",
+            ]
+            values: Item = {
+                ":t": {"S": _iso(sighting.at)},
+                ":e": {"N": str(int((sighting.at + REQUEST_LIFETIME).timestamp()))},
+            }
+            for name, value in (
+                ("started_by", sighting.started_by),
+                ("user_agent", sighting.user_agent),
+            ):
+                if value:
+                    sets.append(f"{name} = if_not_exists({name}, :{name})")
+                    values[f":{name}"] = {"S": value[:1024]}
             response = self._call(
                 self._client.update_item,
                 TableName=self._table,
                 Key=_key(f"TOKEN#{token}", SEEN_SK),
-                UpdateExpression="SET first_seen = if_not_exists(first_seen, :t), "
-                "expires_at = if_not_exists(expires_at, :e)",
-                ExpressionAttributeValues={
-                    ":t": {"S": _iso(at)},
-                    ":e": {"N": str(int((at + REQUEST_LIFETIME).timestamp()))},
-                },
+                UpdateExpression="SET " + ", ".join(sets),
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
-            return {token: _time(response["Attributes"]["first_seen"]["S"])}
+            return {token: _sighting(response["Attributes"])}
         self._put_all(list(sightings.items()), _sighting_item)
         return dict(sightings)
 
@@ -221,6 +232,12 @@ class AuditTable:
             "error_message": decision.error_message,
             "reason": decision.reason,
             "why": decision.why,
+            "started_by": decision.started_by,
+            "user_agent": decision.user_agent,
+            "hooks_token": decision.hooks_token,
+            "hook_status": decision.hook_status,
+            "blocked_call": decision.blocked_call,
+            "leftover": decision.leftover,
             TTL: int((at + self._retention).timestamp()),
         }
         # A write-ahead sits in its own partition of the index until its outcome replaces it.
@@ -289,7 +306,10 @@ class AuditTable:
     def _batch_get(self, keys: list[Item]) -> list[Item]:
         items: list[Item] = []
         request: dict[str, Any] = {
-            self._table: {"Keys": keys, "ProjectionExpression": "pk, first_seen"}
+            self._table: {
+                "Keys": keys,
+                "ProjectionExpression": f"{PK}, first_seen, started_by, user_agent",
+            }
         }
         for attempt in range(UNPROCESSED_ATTEMPTS):
             response = self._call(self._client.batch_get_item, RequestItems=request)
@@ -367,16 +387,35 @@ def decision_from_item(item: Item) -> Decision:
         error_message=_opt(item, "error_message"),
         reason=_opt(item, "reason"),
         why=_opt(item, "why"),
+        started_by=_opt(item, "started_by"),
+        user_agent=_opt(item, "user_agent"),
+        hooks_token=_opt(item, "hooks_token"),
+        hook_status=_opt(item, "hook_status"),
+        blocked_call=_opt(item, "blocked_call"),
+        leftover=_opt(item, "leftover"),
     )
 
 
-def _sighting_item(sighting: tuple[str, datetime]) -> Item:
-    token, at = sighting
-    return {
+def _sighting_item(row: tuple[str, Sighting]) -> Item:
+    token, sighting = row
+    item: Item = {
         **_key(f"TOKEN#{token}", SEEN_SK),
-        "first_seen": {"S": _iso(at)},
-        TTL: {"N": str(int((at + REQUEST_LIFETIME).timestamp()))},
+        "first_seen": {"S": _iso(sighting.at)},
+        TTL: {"N": str(int((sighting.at + REQUEST_LIFETIME).timestamp()))},
     }
+    if sighting.started_by:
+        item["started_by"] = {"S": sighting.started_by[:1024]}
+    if sighting.user_agent:
+        item["user_agent"] = {"S": sighting.user_agent[:1024]}
+    return item
+
+
+def _sighting(item: Item) -> Sighting:
+    return Sighting(
+        at=_time(item["first_seen"]["S"]),
+        started_by=_opt(item, "started_by"),
+        user_agent=_opt(item, "user_agent"),
+    )
 
 
 def _key(pk: str, sk: str) -> Item:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudcontrol import CloudControlApiClient
 
 NOT_FOUND = "RequestTokenNotFoundException"
+RESOURCE_NOT_FOUND = "ResourceNotFoundException"
 THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
 PAGE_SIZE = 100
 
@@ -38,7 +40,20 @@ class CloudControlAdapter:
         events.register("needs-retry.cloudcontrol", self._count_throttle)
 
     def get_status(self, token: str) -> RequestStatus:
-        return self._progress(self._client.get_resource_request_status, token)
+        try:
+            response = self._client.get_resource_request_status(RequestToken=token)
+        except (ClientError, BotoCoreError) as exc:
+            raise _domain_error(exc, token) from exc
+        return to_request_status(response["ProgressEvent"], response.get("HooksProgressEvent"))
+
+    def resource_exists(self, type_name: str, identifier: str) -> bool | None:
+        """GetResource, for existence only: the description (which may hold secrets) is
+        dropped unread. None when it cannot be told (no permission, throttled, ...)."""
+        try:
+            self._client.get_resource(TypeName=type_name, Identifier=identifier)
+        except (ClientError, BotoCoreError) as exc:
+            return False if code_and_message(exc)[0] == RESOURCE_NOT_FOUND else None
+        return True
 
     def cancel(self, token: str) -> RequestStatus:
         return self._progress(self._client.cancel_resource_request, token)
@@ -84,8 +99,11 @@ class CloudControlAdapter:
                 self._throttled += 1
 
 
-def to_request_status(event: Mapping[str, Any]) -> RequestStatus:
-    """A ProgressEvent without its ResourceModel, which is dropped here and never kept."""
+def to_request_status(
+    event: Mapping[str, Any], hooks: Sequence[Mapping[str, Any]] | None = None
+) -> RequestStatus:
+    """A ProgressEvent without its ResourceModel, which is dropped here and never kept;
+    ``hooks``: GetResourceRequestStatus's HooksProgressEvent, of which the latest status."""
     try:
         status = Status(event["OperationStatus"])
     except (KeyError, ValueError) as exc:
@@ -99,7 +117,18 @@ def to_request_status(event: Mapping[str, Any]) -> RequestStatus:
         event_time=event.get("EventTime"),
         status_message=event.get("StatusMessage"),
         error_code=event.get("ErrorCode"),
+        hooks_token=event.get("HooksRequestToken") or None,
+        hook_status=_latest_hook_status(hooks),
     )
+
+
+def _latest_hook_status(hooks: Sequence[Mapping[str, Any]] | None) -> str | None:
+    if not hooks:
+        return None
+    epoch = datetime.min.replace(tzinfo=UTC)
+    latest = max(hooks, key=lambda h: h.get("HookEventTime") or epoch)
+    status = latest.get("HookStatus")
+    return str(status) if status else None
 
 
 def _domain_error(error: ClientError | BotoCoreError, token: str) -> Exception:
