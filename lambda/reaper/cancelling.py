@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from reaper.errors import CloudControlError, RequestNotFound, StoreError
+from reaper.errors import CloudControlError, ReaperError, RequestNotFound, StoreError
 from reaper.gate import Gate
 from reaper.ledger import Ledger
 from reaper.models import (
     ACTIVE_STATUSES,
     CANCEL_STATUSES,
+    UNCONFIRMED,
     Decision,
     Delivery,
     Outcome,
@@ -99,9 +100,13 @@ class Canceller:
             return decision.but(outcome=Outcome.NOT_FOUND)
         except CloudControlError as exc:
             seen_after = self._status_or_none(decision.token)
-            if seen_after is None or seen_after.status in ACTIVE_STATUSES:
+            if seen_after is not None and seen_after.status not in ACTIVE_STATUSES:
+                return outcome_of(decision, seen_after.status, cancel_error=exc.code)
+            if exc.refused:
                 return failed(decision, exc)
-            return outcome_of(decision, seen_after.status, cancel_error=exc.code)
+            # It may still land: recorded so that whoever reads it next records what happened
+            # (a redelivery, a replay, the next sweep's reconciliation).
+            return failed(decision, ReaperError(UNCONFIRMED, f"{exc.code}: {exc.message}"))
         return outcome_of(decision, after.status)
 
     def _status_or_none(self, token: str) -> RequestStatus | None:

@@ -20,8 +20,23 @@ class RequestNotFound(ReaperError):
         super().__init__("RequestTokenNotFoundException", f"no request with token {token[:128]}")
 
 
+THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
+# Errors that say the call was refused before it did anything; any other failure of a call
+# (a timeout, a 5xx) may have been applied with its answer lost.
+REFUSED_CODES = THROTTLING_CODES | {
+    "AccessDeniedException",
+    "ValidationException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+}
+
+
 class CloudControlError(ReaperError):
     """A Cloud Control call failed after botocore's retries (throttled, 5xx, timeout)."""
+
+    @property
+    def refused(self) -> bool:
+        return self.code in REFUSED_CODES
 
 
 class StoreError(ReaperError):

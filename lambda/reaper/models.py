@@ -12,6 +12,12 @@ from enum import StrEnum
 
 # The error code of a decision written ahead of a cancel: its invocation never recorded more.
 INTERRUPTED = "Interrupted"
+# The error code of a cancel call that failed (a timeout, a 5xx) while the request still read
+# active: the cancel may yet land. Like a write-ahead, a redelivery, a replay or the next
+# sweep records what it finds.
+UNCONFIRMED = "CancelUnconfirmed"
+# Decisions whose cancel may have reached Cloud Control with no outcome recorded for it.
+CANCEL_MAY_HAVE_LANDED = frozenset({INTERRUPTED, UNCONFIRMED})
 # Anything that reaches a log line or an audit item is cut to this many characters.
 MAX_FIELD_CHARS = 1024
 

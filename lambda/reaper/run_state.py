@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from reaper.clock import Deadline
 from reaper.errors import ReaperError
 from reaper.models import (
+    CANCEL_MAY_HAVE_LANDED,
     INTERRUPTED,
     Decision,
     Delivery,
@@ -146,8 +147,10 @@ def interrupted(decision: Decision) -> Decision:
 
 
 def is_interrupted(decision: Decision | None) -> bool:
+    """Written ahead and never replaced, or a cancel whose answer was lost: either way the
+    cancel may have landed, and what Cloud Control says now tells."""
     return (
         decision is not None
         and decision.outcome is Outcome.FAILED
-        and decision.error_code == INTERRUPTED
+        and decision.error_code in CANCEL_MAY_HAVE_LANDED
     )

@@ -315,3 +315,34 @@ def test_a_cloudtrail_record_matching_nothing_is_one_audit_item_and_no_dead_lett
     assert decision.outcome is Outcome.UNMATCHED and decision.source is Source.CLOUDTRAIL
     assert decision.why and "UpdateResource" in decision.why
     assert world.dlq.sent == [] and run.report.outcomes[Outcome.UNMATCHED] == 1
+
+
+# ---------------------------------------------------------------- a cancel whose answer was lost
+def test_a_cancel_that_lands_after_its_answer_was_lost_is_recorded_as_the_cancel_it_was():
+    world = World(max_receive_count=2)
+    (token,) = stale(world, 1)
+    real_cancel = world.cc.cancel
+
+    def times_out(t: str) -> RequestStatus:
+        raise CloudControlError("ReadTimeoutError", "Read timeout on endpoint URL")
+
+    world.cc.cancel = times_out  # type: ignore[method-assign]
+    with pytest.raises(RetryLater):
+        world.run("a").process_message(token, "m1", receive_count=1)
+    assert world.audit.decisions[(token, "sqs", "m1")].error_code == "CancelUnconfirmed"
+    real_cancel(token)  # the lost cancel lands now
+    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    cancels = world.cc.calls["cancel"]
+    world.run("b").process_message(token, "m1", receive_count=2)
+    recorded = world.audit.decisions[(token, "sqs", "m1")]
+    assert recorded.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE)
+    assert world.cc.calls["cancel"] == cancels  # the redelivery did not cancel again
+
+
+def test_a_throttled_cancel_is_a_plain_failure_it_never_landed():
+    world = World()
+    (token,) = stale(world, 1)
+    world.cc.errors[("cancel", "*")] = CloudControlError("ThrottlingException", "Rate exceeded")
+    with pytest.raises(RetryLater):
+        world.run().process_message(token, "m1")
+    assert world.audit.decisions[(token, "sqs", "m1")].error_code == "ThrottlingException"

@@ -17,7 +17,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from reaper import contracts
 from reaper.adapters._errors import code_and_message
 from reaper.errors import StoreError
-from reaper.models import INTERRUPTED, Decision, KillSwitch, Outcome, Sighting, Source, Status
+from reaper.models import (
+    CANCEL_MAY_HAVE_LANDED,
+    Decision,
+    KillSwitch,
+    Outcome,
+    Sighting,
+    Source,
+    Status,
+)
 from reaper.sizing import AUDIT_WRITERS
 
 if TYPE_CHECKING:
@@ -242,7 +250,9 @@ class AuditTable:
         }
         # A write-ahead sits in its own partition of the index until its outcome replaces it.
         day = f"DAY#{at.date().isoformat()}"
-        waiting = decision.outcome is Outcome.FAILED and decision.error_code == INTERRUPTED
+        waiting = (
+            decision.outcome is Outcome.FAILED and decision.error_code in CANCEL_MAY_HAVE_LANDED
+        )
         item: Item = {
             **decision_key(decision.token, decision.source, decision.delivery_id),
             contracts.TABLE_GSI_PARTITION_KEY: {

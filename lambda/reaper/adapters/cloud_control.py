@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reaper.adapters._errors import code_and_message
-from reaper.errors import CloudControlError, RequestNotFound
+from reaper.errors import THROTTLING_CODES, CloudControlError, RequestNotFound
 from reaper.models import RequestStatus, Status
 from reaper.ratelimit import TokenBucket
 
@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 
 NOT_FOUND = "RequestTokenNotFoundException"
 RESOURCE_NOT_FOUND = "ResourceNotFoundException"
-THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException"})
 PAGE_SIZE = 100
 
 
