@@ -4,6 +4,7 @@ from ccapi_emulator.backend import EmulatorBackend, RequestView, Snapshot
 from ccapi_emulator.clock import Clock
 from ccapi_emulator.config import EmulatorConfig
 from ccapi_emulator.errors import ApiError
+from ccapi_emulator.hooks import HookSpec
 from ccapi_emulator.lifecycle import (
     CANCEL_COMPLETE,
     CANCEL_IN_PROGRESS,
@@ -29,6 +30,7 @@ __all__ = [
     "EmulatorBackend",
     "EmulatorConfig",
     "EmulatorServer",
+    "HookSpec",
     "Lifecycle",
     "RequestView",
     "Snapshot",

@@ -17,6 +17,8 @@ from ccapi_emulator.config import (
     MISSING_TYPE_NAME_MODES,
     EmulatorConfig,
 )
+from ccapi_emulator.conflicts import CONFLICT_MESSAGE_MODES, CONFLICT_MODES, LEFTOVER_MODES
+from ccapi_emulator.hooks import HookSpec
 from ccapi_emulator.lifecycle import STATUSES, Lifecycle
 from ccapi_emulator.server import EmulatorServer
 
@@ -62,6 +64,20 @@ def _lifecycle_rule(text: str) -> tuple[str, Lifecycle]:
         raise argparse.ArgumentTypeError("use GLOB=SPEC, e.g. 'AWS::RDS::*=stuck:IN_PROGRESS'")
     try:
         return pattern, Lifecycle.parse(spec)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _hook_rule(text: str) -> tuple[str, HookSpec]:
+    """GLOB=STATUS[:AFTER_SECONDS], e.g. 'AWS::S3::*=HOOK_IN_PROGRESS:60'."""
+    pattern, _, spec = text.partition("=")
+    status, _, after = spec.partition(":")
+    if not pattern or not status:
+        raise argparse.ArgumentTypeError(
+            "use GLOB=STATUS[:SECONDS], e.g. 'AWS::S3::*=HOOK_PENDING'"
+        )
+    try:
+        return pattern, HookSpec(status=status, after_seconds=float(after) if after else None)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -135,6 +151,32 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FRACTION",
         help="share of requests (chosen by token) that lose their TypeName",
     )
+    add(
+        "--conflicts",
+        choices=CONFLICT_MODES,
+        default="refuse",
+        help="a write on a resource with an active request: ConcurrentOperationException or not",
+    )
+    add("--conflict-message", choices=CONFLICT_MESSAGE_MODES, default="with-token")
+    add(
+        "--cancelled-create-leaves",
+        choices=LEFTOVER_MODES,
+        default="nothing",
+        help="what a CREATE cancelled to CANCEL_COMPLETE leaves for GetResource",
+    )
+    add(
+        "--hook",
+        type=_hook_rule,
+        action="append",
+        default=[],
+        metavar="GLOB=STATUS[:SECONDS]",
+        help="hook on matching TypeNames, e.g. 'AWS::S3::*=HOOK_IN_PROGRESS:60' (repeatable)",
+    )
+    add(
+        "--record-cloudtrail",
+        action="store_true",
+        help="keep CloudTrail records of write calls (GET /_emulator/cloudtrail)",
+    )
     add("--manual-clock", action="store_true", help="time moves only via POST /_emulator/clock")
     add("--random-seed", type=int, default=None, help="makes injected faults repeatable")
     add("--seed-stuck", type=int, default=0, metavar="N", help="start with N stuck requests")
@@ -164,6 +206,11 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
         finished_cancel=args.finished_cancel,
         missing_type_name=args.missing_type_name,
         missing_type_name_fraction=args.missing_type_name_fraction,
+        conflicts=args.conflicts,
+        conflict_message=args.conflict_message,
+        cancelled_create_leaves=args.cancelled_create_leaves,
+        hooks=dict(args.hook),
+        record_cloudtrail=args.record_cloudtrail,
     )
 
 

@@ -8,13 +8,10 @@ clock when asked, so thousands of requests cost nothing while they wait.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import fnmatch
 import hashlib
 import itertools
-import json
 import random
 import threading
 import time
@@ -25,9 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ccapi_emulator import errors
+from ccapi_emulator import cloudtrail, conflicts, errors
 from ccapi_emulator.clock import Clock
 from ccapi_emulator.config import EmulatorConfig
+from ccapi_emulator.cursors import decode_cursor, decode_offset, encode_cursor, encode_offset
+from ccapi_emulator.hooks import HookSpec, hook_for
 from ccapi_emulator.lifecycle import (
     CANCEL_COMPLETE,
     CANCEL_IN_PROGRESS,
@@ -41,6 +40,7 @@ from ccapi_emulator.lifecycle import (
     event_time,
     status_at,
 )
+from ccapi_emulator.patch import apply_patch
 from ccapi_emulator.ratelimit import RateLimiter
 from ccapi_emulator.validation import operation_model, validate
 
@@ -65,6 +65,8 @@ class _Request:
     status_message: str | None = None
     progress_tick_seconds: float | None = None
     cancelled_at: float | None = None
+    hooks_token: str | None = None
+    hook: HookSpec | None = None
 
     @property
     def key(self) -> tuple[float, int]:
@@ -83,6 +85,7 @@ class _Request:
             {
                 "Identifier": self.identifier,
                 "RequestToken": self.token,
+                **({"HooksRequestToken": self.hooks_token} if self.hooks_token else {}),
                 "Operation": self.operation,
                 "OperationStatus": status,
                 "EventTime": when,
@@ -112,6 +115,7 @@ class RequestView:
     error_code: str | None
     status_message: str | None
     cancelled_at: datetime | None
+    hooks_request_token: str | None = None
 
     @classmethod
     def of(cls, request: _Request, now: float) -> RequestView:
@@ -128,6 +132,7 @@ class RequestView:
             error_code=request.error_code if status == FAILED else None,
             status_message=request.status_message if status == FAILED else None,
             cancelled_at=None if request.cancelled_at is None else _utc(request.cancelled_at),
+            hooks_request_token=request.hooks_token,
         )
 
     def to_dict(self) -> Json:
@@ -174,65 +179,10 @@ class Snapshot:
         return data
 
 
-def _encode_cursor(key: tuple[float, int]) -> str:
-    """An opaque cursor: the key of the last request listed (``cursor="opaque"``)."""
-    return base64.b64encode(f"{key[0]!r}:{key[1]}".encode()).decode()
-
-
-def _decode_cursor(token: str) -> tuple[float, int]:
-    try:
-        created, seq = base64.b64decode(token, validate=True).decode().split(":")
-        return float(created), int(seq)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise errors.ApiError("ValidationException", "Invalid NextToken") from None
-
-
-_OFFSET_PREFIX = "offset:"
-
-
-def _encode_offset(offset: int) -> str:
-    """A positional cursor: an offset into the filtered list (``cursor="positional"``)."""
-    return base64.b64encode(f"{_OFFSET_PREFIX}{offset}".encode()).decode()
-
-
-def _decode_offset(token: str) -> int:
-    try:
-        text = base64.b64decode(token, validate=True).decode()
-        if not text.startswith(_OFFSET_PREFIX):
-            raise ValueError(text)
-        offset = int(text.removeprefix(_OFFSET_PREFIX))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise errors.ApiError("ValidationException", "Invalid NextToken") from None
-    if offset < 0:
-        raise errors.ApiError("ValidationException", "Invalid NextToken")
-    return offset
-
-
 def _token_fraction(token: str) -> float:
     """A number in [0, 1) fixed by the token, so a fraction of requests is chosen repeatably."""
     digest = hashlib.sha256(token.encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
-
-
-def _apply_patch(model: str | None, patch_document: str) -> str | None:
-    """Apply a JSON Patch (add, replace, remove on object members) to a resource model."""
-    try:
-        patch = json.loads(patch_document)
-        if not isinstance(patch, list):
-            raise TypeError("a patch document is a JSON list")
-        properties = json.loads(model) if model else {}
-        for op in patch:
-            *parents, leaf = str(op["path"]).lstrip("/").split("/")
-            target = properties
-            for part in parents:
-                target = target.setdefault(part, {})
-            if op["op"] in ("add", "replace"):
-                target[leaf] = op["value"]
-            elif op["op"] == "remove":
-                target.pop(leaf, None)
-        return json.dumps(properties, sort_keys=True)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise errors.ApiError("InvalidRequestException", f"Invalid PatchDocument: {exc}") from None
 
 
 class EmulatorBackend:
@@ -275,6 +225,7 @@ class EmulatorBackend:
             self._validation_errors = 0
             self._cancelled: list[str] = []
             self._cancel_noops: list[str] = []
+            self._trail: list[Json] = []
 
     @property
     def config(self) -> EmulatorConfig:
@@ -321,12 +272,15 @@ class EmulatorBackend:
         resource_model: str | None = None,
         identifier_prefix: str = "seeded-",
         lifecycle: Lifecycle | None = None,
+        hook: HookSpec | Json | None = None,
     ) -> list[str]:
         """Add ``count`` requests started ``age_seconds`` ago; return their tokens.
 
         Without a lifecycle a request holds ``status`` (default IN_PROGRESS) for good, and its
         EventTime is its start. With a lifecycle it is where that lifecycle puts a request
-        started ``age_seconds`` ago; ``status`` must then be left out.
+        started ``age_seconds`` ago; ``status`` must then be left out. ``hook`` (a HookSpec or
+        its dict) gives each a HooksRequestToken and that hook; without it the ``hooks`` knob's
+        hook for ``type_name``, if any, applies.
         """
         if lifecycle is not None and status is not None:
             raise ValueError("give a status or a lifecycle, not both")
@@ -335,7 +289,9 @@ class EmulatorBackend:
             raise ValueError(f"unknown status {status!r} or operation {operation!r}")
         if count < 0 or age_seconds < 0:
             raise ValueError("count and age_seconds must be >= 0")
+        spec = HookSpec.from_dict(hook) if hook is not None else None
         with self._lock:
+            spec = spec or hook_for(self._config.hooks, type_name)
             now = self.clock.now()
             created = now - age_seconds
             if lifecycle is not None:
@@ -363,6 +319,8 @@ class EmulatorBackend:
                     error_code=failure.error_code,
                     status_message=failure.status_message,
                     progress_tick_seconds=lifecycle.progress_tick_seconds if lifecycle else None,
+                    hooks_token=str(uuid.uuid4()) if spec else None,
+                    hook=spec,
                 )
                 new.append(request)
                 self._remember(request)
@@ -382,6 +340,12 @@ class EmulatorBackend:
             self._purge(now)
             found = self._by_token.get(token)
             return None if found is None else RequestView.of(found, now)
+
+    def cloudtrail_events(self) -> list[Json]:
+        """The CloudTrail records (EventBridge events) of the write calls served while
+        ``record_cloudtrail`` was on, oldest first: accepted ones and refused ones."""
+        with self._lock:
+            return list(self._trail)
 
     def snapshot(self, *, include_requests: bool = True) -> Snapshot:
         with self._lock:
@@ -406,8 +370,11 @@ class EmulatorBackend:
             )
 
     # ------------------------------------------------------------------ the API
-    def call(self, operation: str, params: Any) -> Json:
-        """Serve one API call; return the response body or raise :class:`errors.ApiError`."""
+    def call(self, operation: str, params: Any, *, user_agent: str | None = None) -> Json:
+        """Serve one API call; return the response body or raise :class:`errors.ApiError`.
+
+        ``user_agent`` only goes into CloudTrail records (``record_cloudtrail``).
+        """
         model = operation_model(operation)
         with self._lock:
             self._calls[operation] += 1
@@ -427,7 +394,15 @@ class EmulatorBackend:
         with self._lock:
             now = self.clock.now()
             self._purge(now)
-            return self._handlers[operation](params, now)
+            if not (self._config.record_cloudtrail and operation in cloudtrail.WRITE_EVENTS):
+                return self._handlers[operation](params, now)
+            try:
+                answer = self._handlers[operation](params, now)
+            except errors.ApiError as error:
+                self._trail.append(self._call_record(operation, params, now, user_agent, error))
+                raise
+            self._trail.append(self._call_record(operation, params, now, user_agent, answer))
+            return answer
 
     def _injected_fault(
         self, operation: str, config: EmulatorConfig, limiter: RateLimiter
@@ -452,11 +427,14 @@ class EmulatorBackend:
             return fault
 
     def _create_resource(self, params: Json, now: float) -> Json:
-        return self._start(params, "CREATE", None, params["DesiredState"], now)
+        identifier = conflicts.identifier_in_desired_state(
+            self._config.identifier_properties, params["TypeName"], params["DesiredState"]
+        )
+        return self._start(params, "CREATE", identifier, params["DesiredState"], now)
 
     def _update_resource(self, params: Json, now: float) -> Json:
         current = self._properties(params["TypeName"], params["Identifier"], now)
-        model = _apply_patch(current, params["PatchDocument"])
+        model = apply_patch(current, params["PatchDocument"])
         return self._start(params, "UPDATE", params["Identifier"], model, now)
 
     def _delete_resource(self, params: Json, now: float) -> Json:
@@ -470,7 +448,10 @@ class EmulatorBackend:
         earlier = self._client_tokens.get(client_token) if client_token else None
         if earlier is not None and earlier.token in self._by_token:
             return {"ProgressEvent": earlier.progress_event(now)}
+        if identifier is not None and self._config.conflicts == "refuse":
+            self._refuse_if_busy(params["TypeName"], identifier, now)
         lifecycle = self.lifecycle_for(params["TypeName"])
+        hook = hook_for(self._config.hooks, params["TypeName"])
         self._seq += 1
         request = _Request(
             token=str(uuid.uuid4()),
@@ -484,6 +465,8 @@ class EmulatorBackend:
             error_code=lifecycle.error_code,
             status_message=lifecycle.status_message,
             progress_tick_seconds=lifecycle.progress_tick_seconds,
+            hooks_token=str(uuid.uuid4()) if hook else None,
+            hook=hook,
         )
         self._remember(request)
         if client_token:
@@ -496,7 +479,10 @@ class EmulatorBackend:
 
     def _get_resource_request_status(self, params: Json, now: float) -> Json:
         request = self._find(params["RequestToken"])
-        return {"ProgressEvent": self._read_event(request, now, listing=False)}
+        body: Json = {"ProgressEvent": self._read_event(request, now, listing=False)}
+        if request.hook is not None:
+            body["HooksProgressEvent"] = [request.hook.progress_event(request.created_at, now)]
+        return body
 
     def _cancel_resource_request(self, params: Json, now: float) -> Json:
         request = self._find(params["RequestToken"])
@@ -541,15 +527,15 @@ class EmulatorBackend:
         chosen: list[_Request]
         next_token = None
         if self._config.cursor == "positional":
-            offset = _decode_offset(cursor) if cursor else 0
+            offset = decode_offset(cursor) if cursor else 0
             matches = (r for r in reversed(self._ordered) if listed(r))
             chosen = list(itertools.islice(matches, offset, offset + limit + 1))
             if len(chosen) > limit:
                 chosen.pop()
-                next_token = _encode_offset(offset + limit)
+                next_token = encode_offset(offset + limit)
         else:
             index = (
-                bisect.bisect_right(self._keys, _decode_cursor(cursor)) - 1
+                bisect.bisect_right(self._keys, decode_cursor(cursor)) - 1
                 if cursor
                 else len(self._ordered) - 1
             )
@@ -558,7 +544,7 @@ class EmulatorBackend:
                 request = self._ordered[index]
                 if listed(request):
                     if len(chosen) == limit:
-                        next_token = _encode_cursor(request.key)
+                        next_token = encode_cursor(request.key)
                         break
                     chosen.append(request)
                 index -= 1
@@ -624,16 +610,45 @@ class EmulatorBackend:
         """The resource's properties as JSON, or None if it does not exist (now).
 
         The request on the resource that most recently reached SUCCESS decides: a CREATE or
-        UPDATE leaves its resource model, a DELETE leaves nothing.
+        UPDATE leaves its resource model, a DELETE leaves nothing. With
+        ``cancelled_create_leaves`` "resource" for the type, a CREATE that reached
+        CANCEL_COMPLETE counts too, and leaves a half-made resource with properties ``{}``.
         """
-        last: tuple[float, _Request] | None = None
+        leaves = conflicts.leftover_mode(self._config.cancelled_create_leaves, type_name)
+        last: tuple[float, _Request, str] | None = None
         for request in self._resources.get((type_name, identifier), []):
             entered, status = status_at(request.timeline, now)
-            if status == SUCCESS and (last is None or entered >= last[0]):
-                last = (entered, request)
+            counts = status == SUCCESS or (
+                status == CANCEL_COMPLETE and request.operation == "CREATE" and leaves == "resource"
+            )
+            if counts and (last is None or entered >= last[0]):
+                last = (entered, request, status)
         if last is None or last[1].operation == "DELETE":
             return None
+        if last[2] == CANCEL_COMPLETE:
+            return "{}"
         return last[1].resource_model or "{}"
+
+    def _call_record(
+        self,
+        operation: str,
+        params: Json,
+        now: float,
+        user_agent: str | None,
+        outcome: Json | errors.ApiError,
+    ) -> Json:
+        principal = self._config.cloudtrail_principal_arn
+        return cloudtrail.call_record(
+            operation, params, now, principal_arn=principal, user_agent=user_agent, outcome=outcome
+        )
+
+    def _refuse_if_busy(self, type_name: str, identifier: str, now: float) -> None:
+        """ConcurrentOperationException if the resource has an active request."""
+        blocking = conflicts.blocking_request(self._resources.get((type_name, identifier), []), now)
+        if blocking is not None:
+            raise conflicts.concurrent_operation(
+                identifier, type_name, blocking.token, self._config.conflict_message
+            )
 
     def _purge(self, now: float) -> None:
         """Forget requests older than the retention (7 days), as AWS does.

@@ -8,6 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ccapi_emulator.cloudtrail import DEFAULT_PRINCIPAL_ARN
+from ccapi_emulator.conflicts import (
+    CONFLICT_MESSAGE_MODES,
+    CONFLICT_MODES,
+    DEFAULT_IDENTIFIER_PROPERTIES,
+    LEFTOVER_MODES,
+)
+from ccapi_emulator.hooks import HookSpec, parse_hooks
 from ccapi_emulator.lifecycle import Lifecycle
 
 SEVEN_DAYS = 7 * 24 * 3600.0
@@ -30,6 +38,13 @@ RUNTIME_KNOBS = frozenset(
         "finished_cancel",
         "missing_type_name",
         "missing_type_name_fraction",
+        "conflicts",
+        "conflict_message",
+        "identifier_properties",
+        "cancelled_create_leaves",
+        "hooks",
+        "record_cloudtrail",
+        "cloudtrail_principal_arn",
     }
 )
 
@@ -48,6 +63,8 @@ ALTERNATE_MODES: tuple[Mapping[str, Any], ...] = (
     {"finished_cancel": "invalid-request"},
     {"missing_type_name": "list", "missing_type_name_fraction": 0.5},
     {"missing_type_name": "all", "missing_type_name_fraction": 0.5},
+    {"conflict_message": "without-token"},
+    {"cancelled_create_leaves": "resource"},
 )
 
 
@@ -62,6 +79,11 @@ class EmulatorConfig:
     The mode knobs (cursor, listing_lag_seconds, finished_cancel, missing_type_name and its
     fraction) choose among behaviours the API reference leaves open; their defaults are the
     emulator's original behaviour.
+
+    conflicts ("refuse"/"allow"), conflict_message, identifier_properties: see ``conflicts.py``;
+    cancelled_create_leaves: "nothing" or "resource", or ``{glob: mode}``; hooks:
+    ``{glob: HookSpec}`` (see ``hooks.py``); record_cloudtrail: keep a CloudTrail record of every
+    write call served (``EmulatorBackend.cloudtrail_events()``).
     """
 
     manual_clock: bool = False
@@ -83,17 +105,29 @@ class EmulatorConfig:
     finished_cancel: str = "status"
     missing_type_name: str = "none"
     missing_type_name_fraction: float = 1.0
+    conflicts: str = "refuse"
+    conflict_message: str = "with-token"
+    identifier_properties: Mapping[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_IDENTIFIER_PROPERTIES)
+    )
+    cancelled_create_leaves: str | Mapping[str, str] = "nothing"
+    hooks: Mapping[str, HookSpec] = field(default_factory=dict)
+    record_cloudtrail: bool = False
+    cloudtrail_principal_arn: str = DEFAULT_PRINCIPAL_ARN
 
     def __post_init__(self) -> None:
         for name, allowed in (
             ("cursor", CURSOR_MODES),
             ("finished_cancel", FINISHED_CANCEL_MODES),
             ("missing_type_name", MISSING_TYPE_NAME_MODES),
+            ("conflicts", CONFLICT_MODES),
+            ("conflict_message", CONFLICT_MESSAGE_MODES),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(
                     f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}"
                 )
+        self._check_resource_knobs()
         lag = self.listing_lag_seconds
         if not _is_number(lag) or not 0.0 <= lag < math.inf:
             raise ValueError(f"listing_lag_seconds must be a number >= 0, not {lag!r}")
@@ -116,18 +150,48 @@ class EmulatorConfig:
         if self.latency_ms < 0 or self.cancel_complete_after_seconds < 0 or self.burst_seconds <= 0:
             raise ValueError("latency_ms and cancel_complete_after_seconds must be >= 0, burst > 0")
 
+    def _check_resource_knobs(self) -> None:
+        leaves = self.cancelled_create_leaves
+        modes = [leaves] if isinstance(leaves, str) else None
+        if isinstance(leaves, Mapping):
+            modes = list(leaves.values())
+        if modes is None or any(mode not in LEFTOVER_MODES for mode in modes):
+            raise ValueError(
+                "cancelled_create_leaves must be nothing or resource, or map TypeName globs to "
+                f"them, not {leaves!r}"
+            )
+        properties = self.identifier_properties
+        if not isinstance(properties, Mapping) or not all(
+            isinstance(v, str) and v for v in properties.values()
+        ):
+            raise ValueError("identifier_properties must map TypeName globs to property names")
+        # Hooks may be given as dicts (as over HTTP): keep them as HookSpec values.
+        object.__setattr__(self, "hooks", parse_hooks(self.hooks))
+        if not isinstance(self.record_cloudtrail, bool):
+            raise ValueError(
+                f"record_cloudtrail must be true or false, not {self.record_cloudtrail!r}"
+            )
+        if not isinstance(self.cloudtrail_principal_arn, str):
+            raise ValueError("cloudtrail_principal_arn must be a string")
+
     def replace(self, **changes: Any) -> EmulatorConfig:
         unknown = set(changes) - RUNTIME_KNOBS
         if unknown:
             raise ValueError(f"not a run-time knob: {', '.join(sorted(unknown))}")
         if isinstance(changes.get("default_lifecycle"), Mapping):
             changes["default_lifecycle"] = Lifecycle.from_dict(changes["default_lifecycle"])
+        if changes.get("hooks", ()) is None:
+            changes["hooks"] = {}
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["default_lifecycle"] = self.default_lifecycle.to_dict()
         data["lifecycles"] = {glob: lc.to_dict() for glob, lc in self.lifecycles.items()}
+        data["hooks"] = {glob: spec.to_dict() for glob, spec in self.hooks.items()}
+        data["identifier_properties"] = dict(self.identifier_properties)
+        leaves = self.cancelled_create_leaves
+        data["cancelled_create_leaves"] = leaves if isinstance(leaves, str) else dict(leaves)
         return data
 
 

@@ -87,6 +87,8 @@ class _Handler(BaseHTTPRequestHandler):
                     include_requests=include
                 ),
             )
+        elif url.path == "/_emulator/cloudtrail":
+            self._send(200, {"events": self.server.backend.cloudtrail_events()})
         else:
             self._send(404, {"error": f"no such path {url.path}"})
 
@@ -108,7 +110,11 @@ class _Handler(BaseHTTPRequestHandler):
                 params = json.loads(body or b"{}")
             except ValueError:
                 raise ApiError("SerializationException", "Request body is not valid JSON") from None
-            result = self.server.backend.call(target.removeprefix(TARGET_PREFIX), params)
+            result = self.server.backend.call(
+                target.removeprefix(TARGET_PREFIX),
+                params,
+                user_agent=self.headers.get("User-Agent"),
+            )
         except ApiError as error:
             self._send(error.status, error.body(), {"x-amzn-ErrorType": error.code})
             return

@@ -336,16 +336,18 @@ def test_every_progress_event_carries_the_identifier(client, backend):
     updated = client.update_resource(
         TypeName="AWS::S3::Bucket", Identifier="given-id", PatchDocument="[]"
     )
-    deleted = client.delete_resource(TypeName="AWS::S3::Bucket", Identifier="given-id")
+    # (another resource: a second write on given-id would be a ConcurrentOperationException)
+    deleted = client.delete_resource(TypeName="AWS::S3::Bucket", Identifier="other-id")
 
     # Then the start, Get, List and Cancel events all carry the Identifier
     expected = {
         created["ProgressEvent"]["RequestToken"]: identifier,
         updated["ProgressEvent"]["RequestToken"]: "given-id",
-        deleted["ProgressEvent"]["RequestToken"]: "given-id",
+        deleted["ProgressEvent"]["RequestToken"]: "other-id",
     }
     assert identifier
-    assert updated["ProgressEvent"]["Identifier"] == deleted["ProgressEvent"]["Identifier"]
+    assert updated["ProgressEvent"]["Identifier"] == "given-id"
+    assert deleted["ProgressEvent"]["Identifier"] == "other-id"
     assert {e["RequestToken"]: e["Identifier"] for e in _summaries(client)} == expected
     for token, wanted in expected.items():
         got = client.get_resource_request_status(RequestToken=token)["ProgressEvent"]
@@ -366,6 +368,13 @@ BAD_VALUES = [
     ("missing_type_name", "some"),
     ("missing_type_name_fraction", 1.5),
     ("missing_type_name_fraction", -0.1),
+    ("conflicts", "ignore"),
+    ("conflict_message", "short"),
+    ("cancelled_create_leaves", "half"),
+    ("cancelled_create_leaves", {"AWS::S3::*": "bucket"}),
+    ("hooks", {"AWS::S3::*": {"status": "DONE"}}),
+    ("hooks", {"AWS::S3::*": {"after_seconds": -1}}),
+    ("record_cloudtrail", "yes"),
 ]
 
 
