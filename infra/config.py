@@ -2,9 +2,9 @@
 
 Values come from cdk.json (JSON types) or from ``-c key=value`` (always strings). Scalars are
 coerced by pydantic's lax mode ("false" -> False, "5" -> 5); lists and objects given as strings
-are parsed here (JSON, or comma-separated for lists of globs and environments). The reaper's
-policy is validated by ``reaper.config.ReaperConfig`` itself, so a value that synthesizes is a
-value the function accepts.
+are parsed here (JSON, or comma-separated for lists of globs, IAM actions and environments).
+The reaper's policy is validated by ``reaper.config.ReaperConfig`` itself, so a value that
+synthesizes is a value the function accepts.
 """
 
 from __future__ import annotations
@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from reaper.config import ReaperConfig
 
 # Log retention values CloudWatch Logs accepts (days).
@@ -37,6 +44,9 @@ SCHEDULE_PATTERN = rf"^({_RATE}|{_CRON})$"
 ACCOUNT_PATTERN = r"^[0-9]{12}$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# Slack's ids as Slack issues them (T0123ABCD, C0123ABCD): upper-case letters and digits, the
+# subset of what AWS::Chatbot::SlackChannelConfiguration accepts. A name or URL is a mistake.
+SLACK_ID_PATTERN = r"^[0-9A-Z]{1,255}$"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -58,7 +68,7 @@ class ConfigError(ValueError):
 
 class Kind(Enum):
     SCALAR = "scalar"  # bool, int, float, str: pydantic's lax mode coerces strings
-    GLOBS = "globs"  # list of strings: JSON list or "a,b,c"
+    STRINGS = "strings"  # list of strings (globs, IAM actions): JSON list or "a,b,c"
     JSON = "json"  # JSON list or object
     ENVIRONMENTS = "environments"  # JSON list of {"account","region"} or "acct/region,..."
 
@@ -115,6 +125,14 @@ class InfraSettings(BaseModel):
         default=300, ge=60, le=900, description="Lambda timeout of every invocation"
     )
     environments: tuple[TargetEnvironment, ...] = Field(default=(), max_length=100)
+    slack_workspace_id: str | None = Field(
+        default=None,
+        description="Slack workspace (team) id authorized in the AWS Chatbot console; with "
+        "slack_channel_id, alarms and the reaper's events go to that channel",
+    )
+    slack_channel_id: str | None = Field(
+        default=None, description="Slack channel id (not its name); with slack_workspace_id"
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -127,9 +145,9 @@ class InfraSettings(BaseModel):
             "<day-of-week> <year>)",
         )
 
-    @field_validator("alarm_email", mode="before")
+    @field_validator("alarm_email", "slack_workspace_id", "slack_channel_id", mode="before")
     @classmethod
-    def _empty_email_is_none(cls, value: object) -> object:
+    def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator("alarm_email")
@@ -138,6 +156,30 @@ class InfraSettings(BaseModel):
         if value is None:
             return None
         return _matching(value, EMAIL_PATTERN, "must be an e-mail address (or empty for none)")
+
+    @field_validator("slack_workspace_id", "slack_channel_id")
+    @classmethod
+    def _slack_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _matching(
+            value,
+            SLACK_ID_PATTERN,
+            "must be a Slack id (upper-case letters and digits, e.g. T0123ABCD for a "
+            "workspace, C0123ABCD for a channel), not a name or URL (or empty for none)",
+        )
+
+    @model_validator(mode="after")
+    def _slack_both_or_neither(self) -> InfraSettings:
+        if (self.slack_workspace_id is None) != (self.slack_channel_id is None):
+            raise ValueError(
+                "slack_workspace_id and slack_channel_id are set together or not at all"
+            )
+        return self
+
+    @property
+    def chat_enabled(self) -> bool:
+        return self.slack_workspace_id is not None and self.slack_channel_id is not None
 
     @field_validator("log_retention_days")
     @classmethod
@@ -155,18 +197,25 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ContextKey("retainAuditTable", "retain_audit_table", InfraSettings),
     ContextKey("logRetentionDays", "log_retention_days", InfraSettings),
     ContextKey("functionTimeoutSeconds", "function_timeout_seconds", InfraSettings),
+    ContextKey("slackWorkspaceId", "slack_workspace_id", InfraSettings),
+    ContextKey("slackChannelId", "slack_channel_id", InfraSettings),
     ContextKey("dryRun", "dry_run", ReaperConfig),
     ContextKey("defaultThresholdMinutes", "default_threshold_minutes", ReaperConfig),
     ContextKey("thresholdRules", "threshold_rules", ReaperConfig, Kind.JSON),
     ContextKey("builtinRules", "builtin_rules", ReaperConfig),
-    ContextKey("includeTypes", "include_types", ReaperConfig, Kind.GLOBS),
-    ContextKey("excludeTypes", "exclude_types", ReaperConfig, Kind.GLOBS),
+    ContextKey("includeTypes", "include_types", ReaperConfig, Kind.STRINGS),
+    ContextKey("excludeTypes", "exclude_types", ReaperConfig, Kind.STRINGS),
     ContextKey("maxCancellationsPerRun", "max_cancellations_per_run", ReaperConfig),
     ContextKey("callsPerSecond", "calls_per_second", ReaperConfig),
     ContextKey("maxConcurrency", "max_concurrency", ReaperConfig),
     ContextKey("cancelFollowSeconds", "cancel_follow_seconds", ReaperConfig),
     ContextKey("maxReceiveCount", "max_receive_count", ReaperConfig),
     ContextKey("auditRetentionDays", "audit_retention_days", ReaperConfig),
+    ContextKey("blockingThresholdMinutes", "blocking_threshold_minutes", ReaperConfig),
+    ContextKey("hooksInProgress", "hooks_in_progress", ReaperConfig),
+    ContextKey("hookThresholdMinutes", "hook_threshold_minutes", ReaperConfig),
+    ContextKey("verifyLeftovers", "verify_leftovers", ReaperConfig, Kind.STRINGS),
+    ContextKey("emitEvents", "emit_events", ReaperConfig),
 )
 
 
@@ -266,5 +315,11 @@ def _cross_checks(reaper: ReaperConfig, infra: InfraSettings) -> list[str]:
             f"cancelFollowSeconds: must leave {MIN_SECONDS_BESIDES_FOLLOW} s of "
             f"functionTimeoutSeconds ({infra.function_timeout_seconds}) for the rest of a run, "
             f"so at most {budget} (got {reaper.cancel_follow_seconds})"
+        )
+    whole_services = [a for a in reaper.verify_leftovers if a.partition(":")[2] == "*"]
+    if whole_services:
+        problems.append(
+            "verifyLeftovers: must list read actions (e.g. s3:GetBucketLocation, ec2:Describe*), "
+            f"not a whole service: the role gets them on every resource (got {whole_services})"
         )
     return problems

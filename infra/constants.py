@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Final
 
-# Stack naming: one stack per target environment; the suffix only when there are several.
-STACK_NAME: Final = "CloudControlReaper"
+from reaper import contracts
+
+# Names the function and the CLI share: contracts owns them, the constructs read them here.
+STACK_NAME: Final = contracts.STACK_NAME
+SERVICE_NAME: Final = contracts.SERVICE_NAME
+METRICS_NAMESPACE: Final = contracts.METRICS_NAMESPACE
 
 # The function.
 LAMBDA_ASSET_DIR: Final = "lambda"
 LAMBDA_HANDLER: Final = "reaper.handler.lambda_handler"
 LAMBDA_ASSET_EXCLUDES: Final = ("**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache")
-SERVICE_NAME: Final = "cloudcontrol-reaper"
-METRICS_NAMESPACE: Final = "CloudControlReaper"
 LOG_LEVEL: Final = "INFO"
 FUNCTION_MEMORY_MB: Final = 512
 
@@ -57,6 +59,17 @@ AUDIT_TABLE_ACTIONS: Final = (
 # the next sweep queries its INTERRUPTED partition for decisions written ahead of a cancel and
 # never completed, and reconciles them.
 AUDIT_INDEX_ACTIONS: Final = ("dynamodb:Query",)
+
+# What the function may do with the events it emits: put them on the default bus, no other.
+EVENTS_ACTIONS: Final = ("events:PutEvents",)
+DEFAULT_EVENT_BUS: Final = "default"
+# verifyLeftovers: Cloud Control's read of one resource (IAM prefix cloudformation:, no
+# resource-level ARNs), before the type's own read actions the user lists.
+GET_RESOURCE_ACTION: Final = "cloudformation:GetResource"
+
+# Chat delivery (Amazon Q Developer in chat applications, formerly AWS Chatbot).
+CHAT_CONFIGURATION_SUFFIX: Final = "-notifications"
+KMS_PENDING_WINDOW_DAYS: Final = 7
 
 # Alarms.
 ALARM_PERIOD_MINUTES: Final = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -167,10 +167,54 @@ class ReaperFunction(Construct):
                 resources=["*"],
             )
         )
-        self._acknowledge_wildcards()
+        if reaper_config.emit_events:
+            self._grant_put_events()
+        if reaper_config.verify_leftovers:
+            self._grant_verify_leftovers(reaper_config.verify_leftovers)
+        self._acknowledge_wildcards(reaper_config.verify_leftovers)
 
-    def _acknowledge_wildcards(self) -> None:
-        """The one wildcard cdk-nag finds in the role's policy, with its reason."""
+    def _grant_put_events(self) -> None:
+        """emitEvents: PutEvents on the account's default bus, the one bus the reaper uses."""
+        default_bus_arn = Stack.of(self).format_arn(
+            service="events",
+            resource="event-bus",
+            resource_name=c.DEFAULT_EVENT_BUS,
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReaperEvents", actions=list(c.EVENTS_ACTIONS), resources=[default_bus_arn]
+            )
+        )
+
+    def _grant_verify_leftovers(self, read_actions: tuple[str, ...]) -> None:
+        """verifyLeftovers: after a cancel, GetResource says whether the resource exists.
+
+        Cloud Control reads a resource with the caller's rights, so the role needs the type's
+        own read actions too; the user lists them (nothing is granted when the list is empty).
+        GetResource takes no resource ARN and the listed actions name resources nobody knows
+        at synth (whatever a cancelled request left behind): both are granted on "*".
+        """
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="VerifyLeftovers",
+                actions=[c.GET_RESOURCE_ACTION, *read_actions],
+                resources=["*"],
+            )
+        )
+
+    def _acknowledge_wildcards(self, read_actions: tuple[str, ...]) -> None:
+        """The wildcards cdk-nag finds in the role's policy, each with its reason."""
+        leftovers = (
+            (
+                f" With verifyLeftovers (cdk.json context) set: {c.GET_RESOURCE_ACTION} (Cloud "
+                "Control's read of one resource; no resource-level permissions) and the read "
+                f"actions the user listed in verifyLeftovers ({', '.join(read_actions)}), "
+                "which act on whatever resources a cancelled request left, unknown at synth."
+            )
+            if read_actions
+            else ""
+        )
         Validations.of(self.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -178,6 +222,16 @@ class ReaperFunction(Construct):
                 "cloudformation:CancelResourceRequest, GetResourceRequestStatus and "
                 "ListResourceRequests (Cloud Control's request actions are authorized per "
                 "account and Region only) and xray:PutTraceSegments/PutTelemetryRecords "
-                "(added by active tracing; X-Ray has no resource-level permissions).",
+                "(added by active tracing; X-Ray has no resource-level permissions)." + leftovers,
             ),
         )
+        for action in read_actions:
+            if "*" in action:
+                Validations.of(self.role).acknowledge(
+                    Acknowledgment(
+                        id=f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]",
+                        reason=f"{action} is listed by the user in the verifyLeftovers context "
+                        "key: the read actions Cloud Control's GetResource needs for the "
+                        "resource types the reaper cancels, chosen by the deployer on purpose.",
+                    ),
+                )

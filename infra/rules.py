@@ -1,4 +1,10 @@
-"""EventBridge: the sweep schedule, custom cancel events and Cloud Control calls via CloudTrail."""
+"""EventBridge: the sweep schedule, custom cancel events and Cloud Control calls via CloudTrail.
+
+No rule here matches the reaper's own events (source ``cloudcontrol-reaper`` with the detail
+types of ``contracts.REAPER_DETAIL_TYPES``): the cancel rule names its one detail type, the
+CloudTrail rules name AWS's source. tests/infrastructure/test_infra_no_loop.py puts each of
+them through EventBridge (moto's) to prove it.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from infra.queues import ReaperQueues
 
 
 class ReaperRules(Construct):
-    """Three rules on the default bus; no event is dropped on the way to the reaper.
+    """Four rules on the default bus; no event is dropped on the way to the reaper.
 
     Events go to the work queue rather than to the function: SQS gives them durability,
     partial batch responses and redrive. A delivery EventBridge cannot make after its
@@ -46,7 +52,7 @@ class ReaperRules(Construct):
                 )
             ],
         )
-        # One target object for both rules: same queue, same retries, same DLQ.
+        # One target object for the event rules: same queue, same retries, same DLQ.
         to_work_queue = targets.SqsQueue(
             queues.work_queue, dead_letter_queue=dlq, retry_attempts=attempts, max_event_age=max_age
         )
@@ -60,8 +66,14 @@ class ReaperRules(Construct):
             ),
             targets=[to_work_queue],
         )
-        # Needs a CloudTrail trail logging management events in the account and Region;
-        # without one the rule never fires and the sweep still finds every request.
+        # Both CloudTrail rules need a trail logging management events in the account and
+        # Region; without one they never fire and the sweep still finds every request.
+        cloud_control_calls = {
+            "eventSource": [contracts.CLOUDTRAIL_API_EVENT_SOURCE],
+            "eventName": list(contracts.CLOUDTRAIL_EVENT_NAMES),
+        }
+        # Successful calls only: a record with an errorCode started no request to watch, and
+        # a refused one belongs to the conflict rule alone (one delivery per record).
         self.cloudtrail_rule = events.Rule(
             self,
             "CloudTrailRule",
@@ -69,10 +81,22 @@ class ReaperRules(Construct):
             event_pattern=events.EventPattern(
                 source=[contracts.CLOUDTRAIL_EVENT_SOURCE],
                 detail_type=[contracts.CLOUDTRAIL_DETAIL_TYPE],
-                detail={
-                    "eventSource": [contracts.CLOUDTRAIL_API_EVENT_SOURCE],
-                    "eventName": list(contracts.CLOUDTRAIL_EVENT_NAMES),
-                },
+                detail={**cloud_control_calls, "errorCode": [{"exists": False}]},
+            ),
+            targets=[to_work_queue],
+        )
+        # A call refused because an older request on the same resource is still active: the
+        # record names the blocked resource (and maybe the blocking token), a deployment is
+        # waiting on it now. blockingThresholdMinutes decides how soon it may be cancelled.
+        self.conflict_rule = events.Rule(
+            self,
+            "ConflictRule",
+            description="Find the request blocking a Cloud Control call refused with "
+            "ConcurrentOperationException",
+            event_pattern=events.EventPattern(
+                source=[contracts.CLOUDTRAIL_EVENT_SOURCE],
+                detail_type=[contracts.CLOUDTRAIL_DETAIL_TYPE],
+                detail={**cloud_control_calls, "errorCode": [contracts.CONFLICT_ERROR_CODE]},
             ),
             targets=[to_work_queue],
         )

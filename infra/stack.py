@@ -10,6 +10,7 @@ from reaper import contracts
 from reaper.config import ReaperConfig
 
 from infra.audit_table import AuditTable
+from infra.chat import ReaperChat
 from infra.config import InfraSettings
 from infra.function import ReaperFunction
 from infra.monitoring import ReaperMonitoring
@@ -61,6 +62,18 @@ class ReaperStack(Stack):
             timeout=timeout,
             alarm_email=settings.alarm_email,
         )
+        self.chat = (
+            ReaperChat(
+                self,
+                "Chat",
+                workspace_id=settings.slack_workspace_id,
+                channel_id=settings.slack_channel_id,
+                alarm_topic=self.monitoring.topic,
+                emit_events=reaper_config.emit_events,
+            )
+            if settings.slack_workspace_id and settings.slack_channel_id
+            else None
+        )
 
         outputs = {
             contracts.OUTPUT_AUDIT_TABLE_NAME: self.audit.table.table_name,
@@ -71,6 +84,7 @@ class ReaperStack(Stack):
             contracts.OUTPUT_SCHEDULE_RULE_NAME: self.rules.schedule_rule.rule_name,
             contracts.OUTPUT_CANCEL_RULE_NAME: self.rules.cancel_rule.rule_name,
             contracts.OUTPUT_CLOUDTRAIL_RULE_NAME: self.rules.cloudtrail_rule.rule_name,
+            contracts.OUTPUT_CONFLICT_RULE_NAME: self.rules.conflict_rule.rule_name,
             contracts.OUTPUT_DASHBOARD_NAME: self.monitoring.dashboard.dashboard_name,
         }
         for name, value in outputs.items():

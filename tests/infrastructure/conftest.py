@@ -59,17 +59,39 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = App(context=cdk_json_context(), outdir=str(outdir))
+# The options cdk.json leaves off, all on: chat delivery and the leftovers check. One action
+# with a wildcard, one without, to see how each is granted and acknowledged.
+SLACK_WORKSPACE_ID = "T0123ABCD"
+SLACK_CHANNEL_ID = "C0123ABCD"
+VERIFY_LEFTOVERS = ("s3:GetBucketLocation", "ec2:Describe*")
+WITH_OPTIONS: dict[str, Any] = {
+    "slackWorkspaceId": SLACK_WORKSPACE_ID,
+    "slackChannelId": SLACK_CHANNEL_ID,
+    "verifyLeftovers": ",".join(VERIFY_LEFTOVERS),  # as `-c verifyLeftovers=a,b` gives it
+}
+
+
+def synthesize(outdir: Path, overrides: dict[str, Any] | None = None) -> Synthesized:
+    """cdk.json's context (with ``overrides``, as -c gives them) synthesized, cdk-nag included."""
+    app = App(context={**cdk_json_context(), **(overrides or {})}, outdir=str(outdir))
     build_app(app)
     app.synth()
     template_path = outdir / f"{c.STACK_NAME}.template.json"
     template_json = json.loads(template_path.read_text())
-    yield Synthesized(
+    return Synthesized(
         outdir=outdir,
         template=Template.from_json(template_json),
         template_json=template_json,
         template_path=template_path,
     )
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    yield synthesize(tmp_path_factory.mktemp("cdk.out"))
+
+
+@pytest.fixture(scope="session")
+def synthesized_with_options(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """The stack with slackWorkspaceId/slackChannelId and verifyLeftovers set."""
+    yield synthesize(tmp_path_factory.mktemp("cdk-options.out"), WITH_OPTIONS)

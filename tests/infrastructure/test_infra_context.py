@@ -38,6 +38,15 @@ from .conftest import REPO_ROOT, cdk_json_context
         ("environments", "123456789012", '"account/region,..."'),
         ("callsPerSecond", "0", "greater than 0"),
         ("retainAuditTable", "sometimes", "valid boolean"),
+        ("blockingThresholdMinutes", "2", "greater than or equal to 5"),
+        ("blockingThresholdMinutes", "soon", "valid integer"),
+        ("hooksInProgress", "kill", "'wait' or 'cancel'"),
+        ("hookThresholdMinutes", "20000", "less than or equal to 10080"),
+        ("verifyLeftovers", "s3:GetBucketLocation,read everything", "should match pattern"),
+        ("verifyLeftovers", '["s3:GetBucketLocation", "s3:*"]', "not a whole service"),
+        ("emitEvents", "loudly", "valid boolean"),
+        ("slackWorkspaceId", "my-team.slack.com", "must be a Slack id"),
+        ("slackChannelId", "#ops", "must be a Slack id"),
     ],
 )
 def test_bad_context_fails_with_a_message_naming_the_key(key: str, value: str, rule: str) -> None:
@@ -49,6 +58,19 @@ def test_bad_context_fails_with_a_message_naming_the_key(key: str, value: str, r
     message = str(raised.value)
     assert f"- {key}" in message
     assert rule in message
+
+
+@pytest.mark.parametrize(
+    "given", [{"slackWorkspaceId": "T0123ABCD"}, {"slackChannelId": "C0123ABCD"}]
+)
+def test_slack_ids_come_together_or_not_at_all(given: dict[str, str]) -> None:
+    # Given one of the two Slack ids only, When the app is built
+    with pytest.raises(ConfigError) as raised:
+        build_app(App(context={**cdk_json_context(), **given}))
+    # Then one line names both keys
+    (problem,) = raised.value.problems
+    assert problem.startswith("slackWorkspaceId/slackChannelId: ")
+    assert "set together or not at all" in problem
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -77,6 +99,12 @@ def test_cli_strings_are_parsed_like_cdk_json_values() -> None:
             "thresholdRules": '[{"type": "AWS::EKS::*", "operation": "CREATE", "minutes": 90}]',
             "environments": "111111111111/eu-west-1,222222222222/us-east-2",
             "alarmEmail": "",
+            "verifyLeftovers": "s3:GetBucketLocation, ec2:Describe*",
+            "hooksInProgress": "cancel",
+            "blockingThresholdMinutes": "30",
+            "emitEvents": "false",
+            "slackWorkspaceId": "",
+            "slackChannelId": "",
         }
     )
     assert settings.reaper.dry_run is False
@@ -86,6 +114,11 @@ def test_cli_strings_are_parsed_like_cdk_json_values() -> None:
     assert settings.reaper.threshold_rules[0].minutes == 90
     assert [e.region for e in settings.infra.environments] == ["eu-west-1", "us-east-2"]
     assert settings.infra.alarm_email is None
+    assert settings.reaper.verify_leftovers == ("s3:GetBucketLocation", "ec2:Describe*")
+    assert settings.reaper.hooks_in_progress == "cancel"
+    assert settings.reaper.blocking_threshold_minutes == 30
+    assert settings.reaper.emit_events is False
+    assert settings.infra.slack_workspace_id is None and settings.infra.slack_channel_id is None
 
 
 def test_cdk_json_documents_every_context_key_with_the_model_defaults() -> None:

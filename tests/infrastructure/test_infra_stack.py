@@ -12,6 +12,24 @@ from reaper.config import ReaperConfig
 from .conftest import Synthesized
 
 DEFAULT_TIMEOUT_SECONDS = 300
+DEFAULT_BUS_ARN = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":events:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":event-bus/default",
+        ],
+    ]
+}
+CLOUD_CONTROL_CALLS = {
+    "eventSource": ["cloudcontrolapi.amazonaws.com"],
+    "eventName": ["CreateResource", "UpdateResource", "DeleteResource"],
+}
 
 
 def _ref_or_getatt_id(value: dict[str, Any]) -> str:
@@ -305,7 +323,10 @@ def test_role_grants_exactly_the_actions_the_reaper_needs(synthesized: Synthesiz
         {"Fn::Join": ["", [{"Fn::GetAtt": [table_id, "Arn"]}, "/index/by-time"]]}, sort_keys=True
     )
     assert by_resource[by_time_index] == {"dynamodb:Query"}
-    assert len(by_resource) == 6  # the five above and "*"
+    # emitEvents (on in cdk.json): PutEvents on the account's default bus, nothing else there.
+    default_bus = json.dumps(DEFAULT_BUS_ARN, sort_keys=True)
+    assert by_resource[default_bus] == {"events:PutEvents"}
+    assert len(by_resource) == 7  # the six above and "*"
 
 
 # EventBridge ------------------------------------------------------------------------------
@@ -351,22 +372,55 @@ def test_custom_cancel_events_go_to_the_work_queue(synthesized: Synthesized) -> 
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 8
 
 
-def test_cloudtrail_cloud_control_calls_go_to_the_work_queue(synthesized: Synthesized) -> None:
-    work_id, _, dlq_id, _ = _queues(synthesized)
-    rule = _rule(
-        synthesized, lambda p: p.get("EventPattern", {}).get("source") == ["aws.cloudcontrolapi"]
+def _cloudtrail_rule(synthesized: Synthesized, error_code: Any) -> dict[str, Any]:
+    return _rule(
+        synthesized,
+        lambda p: (
+            p.get("EventPattern", {}).get("source") == ["aws.cloudcontrolapi"]
+            and p["EventPattern"]["detail"].get("errorCode") == error_code
+        ),
     )
+
+
+def test_successful_cloudtrail_cloud_control_calls_go_to_the_work_queue(
+    synthesized: Synthesized,
+) -> None:
+    work_id, _, dlq_id, _ = _queues(synthesized)
+    # Only records without an errorCode: a refused call started no request to watch.
+    rule = _cloudtrail_rule(synthesized, [{"exists": False}])
     assert rule["EventPattern"] == {
         "source": ["aws.cloudcontrolapi"],
         "detail-type": ["AWS API Call via CloudTrail"],
-        "detail": {
-            "eventSource": ["cloudcontrolapi.amazonaws.com"],
-            "eventName": ["CreateResource", "UpdateResource", "DeleteResource"],
-        },
+        "detail": {**CLOUD_CONTROL_CALLS, "errorCode": [{"exists": False}]},
     }
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": [work_id, "Arn"]}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 86400}
+
+
+def test_calls_refused_for_a_concurrent_operation_go_to_the_work_queue_by_their_own_rule(
+    synthesized: Synthesized,
+) -> None:
+    work_id, _, dlq_id, _ = _queues(synthesized)
+    rule = _cloudtrail_rule(synthesized, [contracts.CONFLICT_ERROR_CODE])
+    assert rule["EventPattern"] == {
+        "source": ["aws.cloudcontrolapi"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {**CLOUD_CONTROL_CALLS, "errorCode": ["ConcurrentOperationException"]},
+    }
+    # The way the successful calls go: the work queue, same retries, same DLQ.
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [work_id, "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq_id, "Arn"]}}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 8, "MaximumEventAgeInSeconds": 86400}
+    conflict_id = next(
+        logical_id
+        for logical_id, r in synthesized.resources("AWS::Events::Rule").items()
+        if r["Properties"] is rule
+    )
+    output = synthesized.template_json["Outputs"][contracts.OUTPUT_CONFLICT_RULE_NAME]
+    assert output["Value"] == {"Ref": conflict_id}
 
 
 # Operations -------------------------------------------------------------------------------
@@ -440,6 +494,7 @@ def test_stack_outputs_name_what_the_cli_and_tests_read(synthesized: Synthesized
         contracts.OUTPUT_SCHEDULE_RULE_NAME,
         contracts.OUTPUT_CANCEL_RULE_NAME,
         contracts.OUTPUT_CLOUDTRAIL_RULE_NAME,
+        contracts.OUTPUT_CONFLICT_RULE_NAME,
         contracts.OUTPUT_DASHBOARD_NAME,
     }
     table_id, _ = synthesized.only("AWS::DynamoDB::Table")

@@ -35,6 +35,22 @@ NEEDED: dict[str, str] = {
     "sqs:ChangeMessageVisibility": "the event source mapping returns failed records",
     "sqs:GetQueueAttributes": "the event source mapping reads the work queue",
     "sqs:GetQueueUrl": "added by CDK's SqsEventSource (grantConsumeMessages); harmless read",
+    "events:PutEvents": "emitEvents: one event per cancel, failed cancel and blocking request, "
+    "on the account's default bus only",
+}
+DEFAULT_BUS_ARN = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":events:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":event-bus/default",
+        ],
+    ]
 }
 # Actions IAM offers no resource-level permission for: the only ones allowed on "*".
 NO_RESOURCE_LEVEL = {
@@ -51,7 +67,9 @@ def as_list(value: Any) -> list[Any]:
 
 
 def role_statements(synthesized: Synthesized) -> list[dict[str, Any]]:
-    role_id, _ = synthesized.only("AWS::IAM::Role")
+    """The function's role's statements (with chat delivery there is a second role)."""
+    (function,) = synthesized.resources("AWS::Lambda::Function").values()
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
     statements = []
     for policy in synthesized.resources("AWS::IAM::Policy").values():
         props = policy["Properties"]
@@ -173,3 +191,77 @@ def test_every_log_group_has_a_retention_and_the_function_logs_to_one(
     _, function = synthesized.only("AWS::Lambda::Function")
     target = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     assert target in groups
+
+
+def test_events_may_be_put_on_the_default_bus_only(synthesized: Synthesized) -> None:
+    # Given emitEvents on (cdk.json), Then PutEvents names the account's default bus, one
+    # statement, no "*" and no other bus; no other events: action is granted
+    with_events = [
+        s
+        for s in role_statements(synthesized)
+        if any(a.startswith("events:") for a in as_list(s["Action"]))
+    ]
+    assert with_events == [
+        {
+            "Action": "events:PutEvents",
+            "Effect": "Allow",
+            "Resource": DEFAULT_BUS_ARN,
+            "Sid": "ReaperEvents",
+        }
+    ]
+
+
+def test_without_verify_leftovers_the_role_reads_no_resource(synthesized: Synthesized) -> None:
+    # Given verifyLeftovers empty (cdk.json), Then no GetResource and no service's read action
+    granted = granted_actions(synthesized)
+    assert "cloudformation:GetResource" not in granted
+    assert {a.split(":")[0] for a in granted} == {
+        "logs",
+        "xray",
+        "cloudformation",
+        "dynamodb",
+        "sqs",
+        "events",
+    }
+
+
+def test_verify_leftovers_grants_get_resource_and_exactly_the_listed_actions(
+    synthesized: Synthesized, synthesized_with_options: Synthesized
+) -> None:
+    # Given verifyLeftovers = s3:GetBucketLocation,ec2:Describe*
+    base = [json.dumps(s, sort_keys=True) for s in role_statements(synthesized)]
+    added = [
+        s
+        for s in role_statements(synthesized_with_options)
+        if json.dumps(s, sort_keys=True) not in base
+    ]
+    # Then the role gains one statement: GetResource and the listed actions, nothing else
+    assert added == [
+        {
+            "Action": ["cloudformation:GetResource", "ec2:Describe*", "s3:GetBucketLocation"],
+            "Effect": "Allow",
+            "Resource": "*",
+            "Sid": "VerifyLeftovers",
+        }
+    ]
+    # And the rest of the role is unchanged (nothing lost, nothing widened)
+    assert len(role_statements(synthesized_with_options)) == len(base) + 1
+
+
+def test_chat_delivery_adds_no_permission_to_any_role(
+    synthesized_with_options: Synthesized,
+) -> None:
+    (function,) = synthesized_with_options.resources("AWS::Lambda::Function").values()
+    function_role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    for policy in synthesized_with_options.resources("AWS::IAM::Policy").values():
+        assert policy["Properties"]["Roles"] == [{"Ref": function_role}]
+    for managed in synthesized_with_options.resources("AWS::IAM::ManagedPolicy").values():
+        statements = managed["Properties"]["PolicyDocument"]["Statement"]
+        assert {s["Effect"] for s in statements} == {"Deny"}  # the channel's guardrail
+
+
+def test_with_every_option_every_topic_refuses_requests_without_tls_and_nothing_is_public(
+    synthesized_with_options: Synthesized,
+) -> None:
+    test_every_queue_and_topic_refuses_requests_without_tls(synthesized_with_options)
+    test_nothing_is_public(synthesized_with_options)
