@@ -5,6 +5,8 @@ client configuration (same retries and timeouts as the function)."""
 from __future__ import annotations
 
 import argparse
+import getpass
+import socket
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
@@ -80,6 +82,11 @@ def add_account_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
         default=default(False),
         help="the reaper's own JSON logs, on stderr",
     )
+
+
+def operator_name() -> str:
+    """``user@host``: who ran the command, in reasons and ``blocked_call``."""
+    return f"{getpass.getuser()}@{socket.gethostname()}"
 
 
 @dataclass(frozen=True)

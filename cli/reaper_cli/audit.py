@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reaper.config import ReaperConfig
 from reaper.models import Decision, Outcome
 from reaper.wiring import build_audit_table
+from rich.table import Table
 
 from reaper_cli.account import Account, Need
 from reaper_cli.errors import USAGE, CliError
@@ -33,8 +36,44 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         choices=[o.value for o in Outcome],
         help="only these outcomes (repeatable)",
     )
-    parser.add_argument("--limit", type=int, default=1000, help="at most this many (default 1000)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=1000,
+        help="at most this many decisions, or groups with --group-by (default 1000)",
+    )
+    parser.add_argument(
+        "--group-by",
+        choices=list(GROUPS),
+        help="a summary instead of the rows: decisions per group (and per outcome)",
+    )
     parser.set_defaults(run=run)
+
+
+GROUPS: dict[str, Callable[[Decision], str | None]] = {
+    "started-by": lambda d: d.started_by,
+    "type": lambda d: d.type_name,
+    "outcome": lambda d: d.outcome.value,
+}
+
+
+def summarize(group_by: str, decisions: list[Decision]) -> list[dict[str, Any]]:
+    """One row per group, largest first: its count and (but by outcome) its outcomes."""
+    key = GROUPS[group_by]
+    groups: dict[str | None, Counter[str]] = {}
+    for decision in decisions:
+        groups.setdefault(key(decision), Counter())[decision.outcome.value] += 1
+    rows = []
+    for group, outcomes in groups.items():
+        row: dict[str, Any] = {
+            "groupBy": group_by,
+            "group": group,
+            "count": sum(outcomes.values()),
+        }
+        if group_by != "outcome":
+            row["outcomes"] = dict(sorted(outcomes.items()))
+        rows.append(row)
+    return sorted(rows, key=lambda r: (-r["count"], r["group"] is None, r["group"] or ""))
 
 
 def parse_time(text: str, now: datetime) -> datetime:
@@ -71,6 +110,8 @@ def run(args: argparse.Namespace, account: Account, output: Output) -> int:
         window = f"{since:%Y-%m-%d %H:%M}Z to {until:%Y-%m-%d %H:%M}Z"
     if args.outcome:
         decisions = [d for d in decisions if d.outcome.value in args.outcome]
+    if args.group_by:
+        return _print_summary(args.group_by, window, decisions, args.limit, output)
     decisions = decisions[: args.limit]
     if output.json:
         for decision in decisions:
@@ -78,4 +119,29 @@ def run(args: argparse.Namespace, account: Account, output: Output) -> int:
         return 0
     output.out.print(decisions_table(f"Audit: {window}", decisions, when=True))
     output.out.print(f"{len(decisions)} decision(s).")
+    return 0
+
+
+def _print_summary(
+    group_by: str, window: str, decisions: list[Decision], limit: int, output: Output
+) -> int:
+    rows = summarize(group_by, decisions)[:limit]
+    if output.json:
+        for row in rows:
+            output.emit(row)
+        return 0
+    unknown = "(not recorded)" if group_by == "started-by" else "-"
+    # The title on its own line: a narrow table would wrap it.
+    output.out.print(f"Audit by {group_by}: {window}")
+    table = Table()
+    table.add_column(group_by, overflow="fold")
+    table.add_column("decisions", justify="right")
+    outcomes = sorted({o for row in rows for o in row.get("outcomes", {})})
+    for outcome in outcomes:
+        table.add_column(outcome, justify="right")
+    for row in rows:
+        counts = [str(row["outcomes"].get(o, "")) for o in outcomes]
+        table.add_row(row["group"] or unknown, str(row["count"]), *counts)
+    output.out.print(table)
+    output.out.print(f"{len(decisions)} decision(s) in {len(rows)} group(s).")
     return 0

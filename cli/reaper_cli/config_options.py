@@ -71,6 +71,7 @@ def build_config(args: argparse.Namespace) -> ReaperConfig:
         "calls_per_second": args.calls_per_second,
         "max_cancellations_per_run": getattr(args, "max_cancellations", None),
         "cancel_follow_seconds": getattr(args, "cancel_follow_seconds", None),
+        "blocking_threshold_minutes": getattr(args, "blocking_threshold_minutes", None),
     }
     values.update({k: v for k, v in flags.items() if v is not None})
     if args.rule:

@@ -6,6 +6,8 @@ from botocore.exceptions import ClientError
 
 USAGE = 2
 FAILURE = 1
+# Looked for something that is not there (``unblock``: no active request on the resource).
+NOTHING_FOUND = 3
 
 
 class CliError(Exception):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +10,7 @@ from reaper.config import ReaperConfig
 from reaper.wiring import build_audit_table
 from rich.table import Table
 
-from reaper_cli.account import Account, Need
+from reaper_cli.account import Account, Need, operator_name
 from reaper_cli.errors import USAGE, CliError
 from reaper_cli.render import Output
 
@@ -32,7 +30,7 @@ def run(args: argparse.Namespace, account: Account, output: Output) -> int:
     if args.action == "on" and not args.reason:
         raise CliError("kill-switch on needs --reason (it is shown to whoever finds it on)", USAGE)
     if args.action in ("on", "off"):
-        who = args.by or f"{getpass.getuser()}@{socket.gethostname()}"
+        who = args.by or operator_name()
         reason = args.reason or "released"
         audit.set_kill_switch(args.action == "on", reason, who, datetime.now(UTC))
     state = audit.kill_switch()

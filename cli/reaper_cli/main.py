@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from reaper.errors import ReaperError
 from reaper.observability import logger as reaper_logger
 
-from reaper_cli import audit, emulator, killswitch, redrive, sweep, tokens
+from reaper_cli import audit, emulator, killswitch, leftovers, redrive, sweep, tokens, unblock
 from reaper_cli.account import Account, add_account_options
 from reaper_cli.errors import FAILURE, USAGE, CliError, client_error_line
 from reaper_cli.render import Output
@@ -39,14 +39,14 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="cc-reaper",
-        description="Operate the Cloud Control Request Reaper: sweep, cancel, status, audit, "
-        "redrive, kill switch, and the local emulator.",
+        description="Operate the Cloud Control Request Reaper: sweep, cancel, status, unblock, "
+        "audit, leftovers, redrive, kill switch, and the local emulator.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_account_options(parser, top_level=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (sweep, tokens, audit, redrive, killswitch):
+    for module in (sweep, tokens, unblock, audit, leftovers, redrive, killswitch):
         module.register(commands)
     for sub in commands.choices.values():
         add_account_options(sub, top_level=False)

@@ -13,6 +13,14 @@ from typing import Any
 from reaper.explain import why
 from reaper.models import Decision, Outcome
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 NON_TERMINAL_WIDTH = 160
@@ -32,7 +40,36 @@ class Output:
         sys.stdout.write(json.dumps(value, default=_plain, sort_keys=True) + "\n")
 
     def note(self, text: str) -> None:
-        self.err.print(text)
+        """One line on stderr, never wrapped (scripts and log readers grep it)."""
+        self.err.print(text, soft_wrap=True)
+
+    @property
+    def quiet(self) -> bool:
+        """No progress with --json, nor where nobody watches stderr (CI logs, pipes)."""
+        return self.json or not self.err.is_terminal
+
+    def spinner(self) -> Progress:
+        """A transient progress line on stderr for waits of unknown length (off with --json)."""
+        return Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+            disable=self.quiet,
+        )
+
+    def bar(self) -> Progress:
+        """A transient progress bar on stderr for a known number of steps (off with --json)."""
+        return Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
+            disable=self.quiet,
+        )
 
 
 def _plain(value: Any) -> Any:

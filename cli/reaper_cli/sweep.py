@@ -10,7 +10,7 @@ from typing import Any
 from reaper.models import Outcome, RequestStatus, Status
 from reaper.ports import CloudControl
 from reaper.wiring import build_cloud_control, build_reaper
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from reaper_cli.account import ALL, Account
@@ -58,6 +58,9 @@ class ProgressCloudControl:
         self._show()
         return result
 
+    def resource_exists(self, type_name: str, identifier: str) -> bool | None:
+        return self._inner.resource_exists(type_name, identifier)
+
     def throttled_calls(self) -> int:
         return self._inner.throttled_calls()
 
@@ -69,14 +72,7 @@ def run(args: argparse.Namespace, account: Account, output: Output) -> int:
     )
     settings = account.settings(config, *ALL)
     run_id = f"cc-reaper-sweep-{uuid.uuid4()}"
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=output.err,
-        transient=True,
-        disable=output.json,
-    ) as progress:
+    with output.spinner() as progress:
         counted = ProgressCloudControl(build_cloud_control(settings, account.clients), progress)
         reaper = build_reaper(settings, account.clients, cloud_control=counted)
         sweep_run = reaper.run(run_id)

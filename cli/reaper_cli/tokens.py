@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import socket
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -17,14 +15,13 @@ from reaper.policy import assess
 from reaper.wiring import build_audit_table, build_cloud_control, build_reaper
 from rich.table import Table
 
-from reaper_cli.account import ALL, Account, Need
+from reaper_cli.account import ALL, Account, Need, operator_name
 from reaper_cli.config_options import add_config_options, build_config
 from reaper_cli.errors import USAGE, CliError
 from reaper_cli.render import Output, decision_json, decisions_table
 from reaper_cli.safety import confirm_cancelling
 
-# The audit's source for an operator's cancel. Source has no CLI member yet: an operator's
-# request is recorded like the custom cancel event it stands for, until ``Source.CLI`` exists.
+# The audit's source for everything an operator decides from the CLI (cancel, unblock).
 CLI_SOURCE = Source.CLI
 
 CANCEL_HELP = "decide named tokens now, as the Lambda would (dry run by default)"
@@ -56,7 +53,7 @@ def run_cancel(args: argparse.Namespace, account: Account, output: Output) -> in
     config = build_config(args)
     confirm_cancelling(args, config, f"{len(tokens)} Cloud Control request(s) if stale")
     reaper = build_reaper(account.settings(config, *ALL), account.clients)
-    who = f"{getpass.getuser()}@{socket.gethostname()}"
+    who = operator_name()
     reason = f"cc-reaper cancel by {who}" + (f": {args.reason}" if args.reason else "")
     delivery_id = f"cc-reaper-{uuid.uuid4()}"
     decisions = reaper.run(delivery_id).decide_tokens(
@@ -83,9 +80,12 @@ def run_status(args: argparse.Namespace, account: Account, output: Output) -> in
     rows: list[dict[str, Any]] = []
     for token in tokens:
         history = audit.by_token(token)
+        sighting = first_seen.get(token)
         row: dict[str, Any] = {
             "token": token,
-            "firstSeen": first_seen.get(token),
+            "firstSeen": sighting.at if sighting else None,
+            "startedBy": sighting.started_by if sighting else None,
+            "userAgent": sighting.user_agent if sighting else None,
             "lastDecision": _last(history),
         }
         try:
@@ -94,7 +94,7 @@ def run_status(args: argparse.Namespace, account: Account, output: Output) -> in
             row["error"] = {"code": exc.code, "message": "Cloud Control does not know this token"}
             rows.append(row)
             continue
-        assessment = assess(request, first_seen.get(token), now, config)
+        assessment = assess(request, row["firstSeen"], now, config)
         row.update(
             typeName=request.type_name,
             identifier=request.identifier,

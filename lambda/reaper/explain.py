@@ -34,13 +34,19 @@ def why(d: Decision) -> str:
     elif d.outcome is Outcome.DEFERRED_KILL_SWITCH:
         text = f"stale ({age} ≥ {threshold}) but the kill switch is engaged"
     elif d.outcome is Outcome.NOT_STALE:
-        text = f"{age} old, under its threshold {threshold}"
+        text = d.why or f"{age} old, under its threshold {threshold}"
     elif d.outcome is Outcome.WATCHING:
         text = f"{age} old, threshold {threshold}: re-check queued on the work queue"
+    elif d.outcome is Outcome.BLOCKING:
+        text = f"blocks {d.blocked_call or 'a deployment'}; {age} old, threshold {threshold}"
+    elif d.outcome is Outcome.UNMATCHED:
+        text = d.why or "a CloudTrail record matched no active request"
     elif d.outcome is Outcome.FILTERED:
-        text = f"{d.type_name} is excluded by config (include_types/exclude_types)"
+        text = d.why or f"{d.type_name} is excluded by config (include_types/exclude_types)"
     elif d.outcome is Outcome.TERMINAL:
-        text = f"already {d.status_seen}: nothing to cancel"
+        text = f"already {d.status_after or d.status_seen}: nothing to cancel"
+    elif d.outcome is Outcome.FAILED and d.error_code == "CancelUnconfirmed":
+        text = f"cancel sent, answer lost ({d.error_message}); the next reader records it"
     elif d.outcome is Outcome.NOT_FOUND:
         text = "Cloud Control does not know it (never existed, or older than 7 days)"
     else:

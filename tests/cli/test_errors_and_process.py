@@ -75,7 +75,8 @@ def test_an_unknown_profile_is_one_line(cli):
 
 
 @pytest.mark.parametrize(
-    "command", ["sweep", "cancel", "status", "audit", "redrive", "kill-switch"]
+    "command",
+    ["sweep", "cancel", "status", "unblock", "audit", "leftovers", "redrive", "kill-switch"],
 )
 def test_every_command_has_help(cli, command, capsys):
     with pytest.raises(SystemExit) as exit_info:
