@@ -24,6 +24,8 @@ THROTTLING_CODES = frozenset({"ThrottlingException", "Throttling", "TooManyReque
 # Errors that say the call was refused before it did anything; any other failure of a call
 # (a timeout, a 5xx) may have been applied with its answer lost.
 REFUSED_CODES = THROTTLING_CODES | {
+    # Cloud Control's own answer: another operation is modifying the request; not applied.
+    "ConcurrentModificationException",
     "AccessDeniedException",
     "ValidationException",
     "UnrecognizedClientException",
