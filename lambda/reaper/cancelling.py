@@ -20,7 +20,7 @@ from reaper.models import (
     Status,
 )
 from reaper.observability import logger
-from reaper.run_state import CLAIMED_ELSEWHERE, Chosen, RunState, failed
+from reaper.run_state import CLAIMED_ELSEWHERE, Chosen, RunState, failed, owner_of
 from reaper.sizing import LONGEST_INVOCATION
 
 # What cancelling a chosen request gave: a decision, or the request itself when the deadline
@@ -46,7 +46,7 @@ class Canceller:
         if self._run.deadline.near():
             return [request for request, _, _ in chosen]
         run = self._run
-        owner = f"{delivery.source.value}#{delivery.delivery_id}"
+        owner = owner_of(delivery.source, delivery.delivery_id)
         now = run.ports.clock.now()
         until = now + self._claim_time()
         results: list[Cancelled] = []
@@ -58,8 +58,13 @@ class Canceller:
             except StoreError as exc:
                 results.append(failed(decision, exc))
                 continue
-            if held:
-                claimed.append(decision)
+            if request.token in held:
+                before = held[request.token]
+                done = self._done_by(before, decision) if before else None
+                if done is None:
+                    claimed.append(decision)
+                else:
+                    results.append(done)
                 continue
             run.add("claimed_elsewhere")
             logger.info(
@@ -78,6 +83,24 @@ class Canceller:
         unwritten = [d for d in claimed if d.token not in written]
         results += [failed(d, e) for d, e in zip(unwritten, errors, strict=True)]
         return [*results, *(self._cancel(d) for d in ready)]
+
+    def _done_by(self, before: str, decision: Decision) -> Decision | None:
+        """This claim replaced the ended claim of ``before``, which may have cancelled the
+        request (a listing can lag behind a cancel): one read says whether anything is left
+        to cancel. None: it is still active, go on."""
+        try:
+            now = self._cc.get_status(decision.token)
+        except RequestNotFound:
+            return decision.but(outcome=Outcome.NOT_FOUND)
+        except CloudControlError as exc:
+            return failed(decision, exc)
+        if now.status in ACTIVE_STATUSES:
+            return None
+        return decision.but(
+            outcome=Outcome.TERMINAL,
+            status_after=now.status,
+            why=f"already {now.status.value} when claimed after {before}",
+        )
 
     def _claim_time(self) -> timedelta:
         """A claim ends with its holder's invocation, never later."""

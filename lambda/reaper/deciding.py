@@ -4,7 +4,7 @@ with the decisions (follow, record, retry, dead-letter) is the service's and the
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from reaper.cancelling import Canceller, outcome_of
 from reaper.errors import CloudControlError, DeadlineNear, QueueError, RequestNotFound, StoreError
@@ -18,12 +18,13 @@ from reaper.models import (
     Outcome,
     RequestStatus,
     Sighting,
+    Status,
 )
 from reaper.observability import logger
 from reaper.parsing import CallWithoutToken
 from reaper.policy import Assessment, assess
-from reaper.ports import WorkMessage
-from reaper.run_state import RunState, failed, is_interrupted
+from reaper.ports import AuditStore, WorkMessage
+from reaper.run_state import RunState, failed, is_interrupted, owner_of
 from reaper.sizing import MAX_WATCH_DELAY_SECONDS
 
 # Modes whose young requests are looked at again later (a work-queue message with a delay).
@@ -66,14 +67,13 @@ class TokenDecider:
         except (CloudControlError, StoreError) as exc:
             return failed(base, exc)
         if is_interrupted(existing) and request.status in CANCEL_STATUSES:
-            # This delivery's earlier invocation cancelled it and ended before recording it.
+            # This delivery's earlier invocation cancelled it and ended before recording it,
+            # unless another delivery claimed it since (then that one cancelled it).
             assert existing is not None
-            return outcome_of(existing, request.status).but(
-                error_code=None,
-                error_message=None,
-                decided_at=base.decided_at,
-                request_id=self._run.request_id,
-            )
+            try:
+                return settle_interrupted(existing, request.status, self._audit, base.decided_at)
+            except StoreError as exc:
+                return failed(existing, exc)
         now = self._run.ports.clock.now()
         blocking = delivery.mode is Mode.UNBLOCK
         assessment = assess(request, sighting.at, now, self._run.config, blocking=blocking)
@@ -138,6 +138,23 @@ class TokenDecider:
         for page in self._cc.list_requests(ACTIVE_STATUSES):
             matches += [r.token for r in page if _matches(r, call)]
         return matches
+
+
+def settle_interrupted(
+    decision: Decision, status: Status, audit: AuditStore, now: datetime
+) -> Decision:
+    """What a decision written ahead of a cancel (or whose cancel's answer was lost) ended
+    as, now that the request reads ``status`` (not active). The cancel was this delivery's
+    only if no other delivery claimed the token since. Raises StoreError."""
+    ended = decision.but(error_code=None, error_message=None, decided_at=now)
+    holder = audit.claim_owner(decision.token)
+    if holder is not None and holder != owner_of(decision.source, decision.delivery_id):
+        return ended.but(
+            outcome=Outcome.TERMINAL,
+            status_after=status,
+            why=f"{status.value}: the request was claimed since by {holder}",
+        )
+    return outcome_of(ended, status)
 
 
 def _on(request: RequestStatus, type_name: str, identifier: str) -> bool:

@@ -78,10 +78,17 @@ class AuditStore(Protocol):
         known); returns the first sighting of each token."""
         ...
 
-    def claim(self, tokens: Sequence[str], owner: str, now: datetime, until: datetime) -> set[str]:
+    def claim(
+        self, tokens: Sequence[str], owner: str, now: datetime, until: datetime
+    ) -> dict[str, str | None]:
         """Take the right to cancel these tokens until ``until`` (the holder's deadline);
-        returns those now held by ``owner`` (the first owner, the same owner again, or any
-        owner once the holder's claim has expired)."""
+        returns the tokens now held by ``owner`` (the first owner, the same owner again, or
+        any owner once the holder's claim has expired), each with the other owner whose
+        expired claim this one replaced (None: no one else ever held it)."""
+        ...
+
+    def claim_owner(self, token: str) -> str | None:
+        """Who last claimed the token (None: no one)."""
         ...
 
     def interrupted(self, before: datetime, limit: int) -> list[Decision]:

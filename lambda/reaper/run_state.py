@@ -21,6 +21,7 @@ from reaper.models import (
     Outcome,
     RequestStatus,
     Sighting,
+    Source,
     clip,
 )
 
@@ -128,6 +129,11 @@ class RunState:
             hook_status=request.hook_status,
             blocked_call=clip(blocked),
         )
+
+
+def owner_of(source: Source, delivery_id: str) -> str:
+    """The claim owner a delivery writes (and recognises as its own)."""
+    return f"{source.value}#{delivery_id}"
 
 
 def failed(decision: Decision, error: ReaperError) -> Decision:

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from reaper.cancelling import Cancelled, Canceller, outcome_of
+from reaper.cancelling import Cancelled, Canceller
+from reaper.deciding import settle_interrupted
 from reaper.errors import CloudControlError, QueueError, ReaperError, RequestNotFound, StoreError
 from reaper.following import Follower
 from reaper.gate import Gate
@@ -145,7 +146,11 @@ class Sweep:
                 ended,
                 ReaperError(NOT_SENT, "the invocation ended before its cancel; sweeps decide it"),
             )
-        return outcome_of(ended, status)
+        try:
+            settled = settle_interrupted(decision, status, self._run.ports.audit, now)
+        except StoreError:
+            return None  # stays written ahead: the next sweep tries again
+        return settled.but(why=settled.why or why)
 
     def _list(self, plan: _Plan) -> None:
         """Every PENDING/IN_PROGRESS page, assessed and gated as it comes; nothing cancelled."""

@@ -75,12 +75,14 @@ def test_first_sightings_of_a_whole_page_are_read_and_written_in_batches(table):
 
 def test_a_claim_belongs_to_its_holder_until_the_holders_invocation_ends(table):
     until = NOW + timedelta(minutes=2)  # the holder's deadline
-    assert table.claim(["t1"], "sweep#a", NOW, until) == {"t1"}
-    assert table.claim(["t1"], "sweep#a", NOW, until) == {"t1"}  # the same delivery again
+    assert table.claim(["t1"], "sweep#a", NOW, until) == {"t1": None}
+    assert table.claim(["t1"], "sweep#a", NOW, until) == {"t1": None}  # the same delivery again
     later = NOW + timedelta(minutes=1)
-    assert table.claim(["t1"], "sqs#b", later, later + timedelta(minutes=5)) == set()
+    assert table.claim(["t1"], "sqs#b", later, later + timedelta(minutes=5)) == {}
     ended = NOW + timedelta(minutes=3)  # the holder's invocation is over: not 16 minutes
-    assert table.claim(["t1"], "sqs#b", ended, ended + timedelta(minutes=5)) == {"t1"}
+    # The claim taken over names the ended holder (who may have cancelled it already).
+    assert table.claim(["t1"], "sqs#b", ended, ended + timedelta(minutes=5)) == {"t1": "sweep#a"}
+    assert table.claim_owner("t1") == "sqs#b" and table.claim_owner("t2") is None
 
 
 def test_a_claim_of_the_previous_version_without_an_end_goes_stale_after_16_minutes(table):
@@ -94,17 +96,17 @@ def test_a_claim_of_the_previous_version_without_an_end_goes_stale_after_16_minu
         },
     )
     soon, late = NOW + timedelta(minutes=1), NOW + timedelta(minutes=17)
-    assert table.claim(["t1"], "sqs#b", soon, soon + timedelta(minutes=5)) == set()
-    assert table.claim(["t1"], "sqs#b", late, late + timedelta(minutes=5)) == {"t1"}
+    assert table.claim(["t1"], "sqs#b", soon, soon + timedelta(minutes=5)) == {}
+    assert set(table.claim(["t1"], "sqs#b", late, late + timedelta(minutes=5))) == {"t1"}
 
 
 def test_claiming_many_skips_what_another_run_holds(table):
     until = NOW + timedelta(minutes=10)
     held = {f"t{i}" for i in range(0, 150, 7)}
-    assert table.claim(sorted(held), "sweep#other", NOW, until) == held
+    assert set(table.claim(sorted(held), "sweep#other", NOW, until)) == held
     tokens = [f"t{i}" for i in range(150)]
-    assert table.claim(tokens, "sweep#me", NOW, until) == set(tokens) - held
-    assert table.claim(["t3", "t7"], "sqs#m9", NOW, until) == set()
+    assert set(table.claim(tokens, "sweep#me", NOW, until)) == set(tokens) - held
+    assert table.claim(["t3", "t7"], "sqs#m9", NOW, until) == {}
 
 
 def test_interrupted_write_aheads_are_found_until_their_outcome_replaces_them(table):

@@ -138,15 +138,20 @@ class FakeAudit:
 
     def claim(
         self, tokens: Sequence[str], owner: str, now: datetime, until: datetime | None = None
-    ) -> set[str]:
+    ) -> dict[str, str | None]:
         until = until or now + timedelta(minutes=16)
-        held: set[str] = set()
+        held: dict[str, str | None] = {}
         for token in tokens:
             holder = self.claims.get(token)
             if holder is None or holder[0] == owner or holder[1] < now:
                 self.claims[token] = (owner, until)
-                held.add(token)
+                before = holder[0] if holder else None
+                held[token] = before if before != owner else None
         return held
+
+    def claim_owner(self, token: str) -> str | None:
+        holder = self.claims.get(token)
+        return holder[0] if holder else None
 
     def interrupted(self, before: datetime, limit: int) -> list[Decision]:
         waiting = [

@@ -346,3 +346,43 @@ def test_a_throttled_cancel_is_a_plain_failure_it_never_landed():
     with pytest.raises(RetryLater):
         world.run().process_message(token, "m1")
     assert world.audit.decisions[(token, "sqs", "m1")].error_code == "ThrottlingException"
+
+
+# ---------------------------------------------------------------- one cancel, one cancel outcome
+def test_a_lagging_listing_never_makes_a_second_delivery_record_the_same_cancel():
+    world = World()
+    (token,) = stale(world, 1)
+    world.run("sweep-1").sweep()
+    assert world.audit.decisions[(token, "sweep", "sweep-1")].outcome is Outcome.CANCEL_COMPLETE
+    real_list = world.cc.list_requests
+    lagged = replace(world.cc.requests[token], status=Status.IN_PROGRESS)
+    world.cc.list_requests = lambda statuses: iter([[lagged]])  # type: ignore[method-assign]
+    world.clock.current += timedelta(minutes=16)  # sweep-1's claim ended with it
+    cancels = world.cc.calls["cancel"]
+    world.run("sweep-2").sweep()
+    world.cc.list_requests = real_list  # type: ignore[method-assign]
+    second = world.audit.decisions[(token, "sweep", "sweep-2")]
+    assert second.outcome is Outcome.TERMINAL and "sweep#sweep-1" in (second.why or "")
+    assert world.cc.calls["cancel"] == cancels
+
+
+def test_reconciling_a_write_ahead_never_credits_it_with_another_deliverys_cancel():
+    world = World()
+    (token,) = stale(world, 1)
+    real_cancel = world.cc.cancel
+
+    def dies_before_cancelling(t: str) -> RequestStatus:
+        raise KeyboardInterrupt
+
+    world.cc.cancel = dies_before_cancelling  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        world.run("sweep-a").sweep()
+    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    world.clock.current += timedelta(minutes=15, seconds=1)  # sweep-a's claim ended with it
+    world.run("sweep-b").sweep()  # cancels it, under its own claim
+    world.clock.current += timedelta(minutes=17)
+    world.run("sweep-c").sweep()  # reconciles sweep-a's write-ahead
+    a = world.audit.decisions[(token, "sweep", "sweep-a")]
+    b = world.audit.decisions[(token, "sweep", "sweep-b")]
+    assert b.outcome is Outcome.CANCEL_COMPLETE
+    assert a.outcome is Outcome.TERMINAL and "sweep#sweep-b" in (a.why or "")

@@ -107,16 +107,20 @@ class AuditTable:
         return dict(sightings)
 
     # ------------------------------------------------------------------ claims, kill switch
-    def claim(self, tokens: Sequence[str], owner: str, now: datetime, until: datetime) -> set[str]:
+    def claim(
+        self, tokens: Sequence[str], owner: str, now: datetime, until: datetime
+    ) -> dict[str, str | None]:
         """One conditional put per token, held until ``until`` (the holder's deadline): a
-        claim never outlives the invocation that took it. (TransactWriteItems could claim 100
-        in a call on AWS, but moto deep-copies the whole table per transaction and races
-        under concurrent writes, which the local stack and the benchmarks cannot afford.)"""
+        claim never outlives the invocation that took it. The put returns the claim it
+        replaced, so taking over an ended holder's claim costs no extra call.
+        (TransactWriteItems could claim 100 in a call on AWS, but moto deep-copies the whole
+        table per transaction and races under concurrent writes, which the local stack and
+        the benchmarks cannot afford.)"""
         expires = {"N": str(int((now + REQUEST_LIFETIME).timestamp()))}
-        claimed: set[str] = set()
+        claimed: dict[str, str | None] = {}
         for token in dict.fromkeys(tokens):
             try:
-                self._client.put_item(
+                response = self._client.put_item(
                     TableName=self._table,
                     Item={
                         **_key(f"TOKEN#{token}", CLAIM_SK),
@@ -135,6 +139,7 @@ class AuditTable:
                         ":now": {"S": _iso(now)},
                         ":stale": {"S": _iso(now - CLAIM_TTL)},
                     },
+                    ReturnValues="ALL_OLD",
                 )
             except ClientError as exc:
                 if code_and_message(exc)[0] != "ConditionalCheckFailedException":
@@ -142,8 +147,20 @@ class AuditTable:
                 continue
             except BotoCoreError as exc:
                 raise _store_error(exc) from exc
-            claimed.add(token)
+            before = _opt(response.get("Attributes") or {}, "owner")
+            claimed[token] = before if before != owner else None
         return claimed
+
+    def claim_owner(self, token: str) -> str | None:
+        response = self._call(
+            self._client.get_item,
+            TableName=self._table,
+            Key=_key(f"TOKEN#{token}", CLAIM_SK),
+            ConsistentRead=True,
+            ProjectionExpression="#owner",
+            ExpressionAttributeNames={"#owner": "owner"},
+        )
+        return _opt(response.get("Item") or {}, "owner")
 
     def interrupted(self, before: datetime, limit: int) -> list[Decision]:
         """Write-aheads never replaced by an outcome, oldest first: their own partition of
