@@ -24,6 +24,8 @@ class Assessment:
     threshold_minutes: int
     stale_at: datetime | None
     why: str | None = None
+    # Stale by age, left alone because its CloudFormation Hook still runs (audited).
+    waiting_for_hook: bool = False
 
     @property
     def stale(self) -> bool:
@@ -59,6 +61,7 @@ def assess(
     age = max(0, int((now - start).total_seconds())) if start else None
     stale_at = start + timedelta(minutes=threshold) if start else None
     skip, why = _by_status_and_type(request, type_name, config)
+    waiting = False
     if skip is None:
         if stale_at is None:
             # No time at all is "not stale": we start the clock at first sight, not guess.
@@ -68,13 +71,18 @@ def assess(
         elif start and hook_running(request) and config.hooks_in_progress == "wait":
             hook_due = start + timedelta(minutes=config.hook_threshold_minutes)
             if now < hook_due:
-                skip, stale_at = Outcome.NOT_STALE, hook_due
+                skip, stale_at, waiting = Outcome.NOT_STALE, hook_due, True
                 why = (
                     f"hook {request.hook_status}: waiting until age "
                     f"{config.hook_threshold_minutes} min (hooksInProgress wait)"
                 )
     return Assessment(
-        skip=skip, age_seconds=age, threshold_minutes=threshold, stale_at=stale_at, why=why
+        skip=skip,
+        age_seconds=age,
+        threshold_minutes=threshold,
+        stale_at=stale_at,
+        why=why,
+        waiting_for_hook=waiting,
     )
 
 

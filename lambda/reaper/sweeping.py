@@ -176,8 +176,10 @@ class Sweep:
                 request = self._read(request)
                 assessment = assess(request, sighting.at, now, run.config)
             if not assessment.stale:
-                if assessment.skip is Outcome.FILTERED and not request.type_name:
-                    # A request whose type nobody tells is never cancelled: audited, with why.
+                unknown_type = assessment.skip is Outcome.FILTERED and not request.type_name
+                if unknown_type or assessment.waiting_for_hook:
+                    # Never cancelled for want of a type, or left alone for its running hook:
+                    # audited, with why (a healthy request is only counted).
                     plan.decisions.append(run.seen(self._delivery, request, sighting, assessment))
                 else:  # healthy requests are counted, not stored
                     run.count([assessment.skip or Outcome.NOT_STALE])

@@ -62,7 +62,9 @@ def recorded_calls(monkeypatch: pytest.MonkeyPatch) -> list[ApiCall]:
 
     def recording(*args: Any, **kwargs: Any) -> wiring.AwsClients:
         clients = build(*args, **kwargs)
-        for client in (clients.cloud_control, clients.dynamodb, clients.sqs):
+        for client in (clients.cloud_control, clients.dynamodb, clients.sqs, clients.events):
+            if client is None:
+                continue
             client.meta.events.register(
                 "before-parameter-build", functools.partial(_record_call, calls)
             )

@@ -183,7 +183,7 @@ def test_every_call_the_function_makes_is_granted_on_its_resource(
     run_representative_invocations(stack, emulator, invoke, sqs_lambda, monkeypatch)
 
     # The recording saw the function at work, on all three services.
-    assert {c.service for c in recorded_calls} == {"cloudcontrol", "dynamodb", "sqs"}
+    assert {c.service for c in recorded_calls} == {"cloudcontrol", "dynamodb", "sqs", "events"}
     assert {"CancelResourceRequest", "SendMessageBatch"} <= {c.operation for c in recorded_calls}
     arns = stack_arns(synthesized, stack)
     used = {needed(call, arns) for call in recorded_calls}

@@ -207,6 +207,8 @@ def test_a_sweep_reads_the_hook_status_of_a_stale_hooked_request_before_cancelli
     world.run().sweep()
     assert world.cc.calls["get"] == 1 and world.cc.calls["cancel"] == 0
     assert world.cc.status_of(token) is Status.IN_PROGRESS
+    (decision,) = world.audit.of(token)  # audited with why, unlike a healthy request
+    assert decision.outcome is Outcome.NOT_STALE and "HOOK_IN_PROGRESS" in (decision.why or "")
 
 
 # ---------------------------------------------------------------- who started it
