@@ -16,42 +16,43 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from reaper import contracts
 from reaper.adapters._errors import code_and_message
+from reaper.adapters.audit_items import (
+    CLAIM_SK,
+    CLAIM_TTL,
+    CONTROL_PK,
+    KILL_SWITCH_SK,
+    PK,
+    REQUEST_LIFETIME,
+    SEEN_SK,
+    TTL,
+    Item,
+    decision_from_item,
+    decision_item,
+    decision_key,
+    iso,
+    key,
+    opt,
+    opt_time,
+    sighting_from_item,
+    sighting_item,
+)
 from reaper.errors import StoreError
 from reaper.models import (
-    CANCEL_MAY_HAVE_LANDED,
     Decision,
     KillSwitch,
-    Outcome,
     Sighting,
     Source,
-    Status,
 )
 from reaper.sizing import AUDIT_WRITERS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-Item = dict[str, Any]
 Row = TypeVar("Row")
 
-PK, SK, TTL = contracts.TABLE_PARTITION_KEY, contracts.TABLE_SORT_KEY, contracts.TABLE_TTL_ATTRIBUTE
-SEEN_SK = "SEEN"
-CLAIM_SK = "CLAIM"
-CONTROL_PK = "CONTROL"
-KILL_SWITCH_SK = "KILL_SWITCH"
-# Cloud Control forgets a request after 7 days: a sighting or claim is useless after that.
-REQUEST_LIFETIME = timedelta(days=8)
-CLAIM_TTL = timedelta(minutes=16)
 BATCH_GET_MAX = 100
 BATCH_WRITE_MAX = 25
 UNPROCESSED_ATTEMPTS = 8
-
-
-def decision_key(token: str, source: Source | str, delivery_id: str) -> Item:
-    return {
-        PK: {"S": f"TOKEN#{token}"},
-        SK: {"S": f"DECISION#{Source(source).value}#{delivery_id}"},
-    }
 
 
 class AuditTable:
@@ -67,9 +68,9 @@ class AuditTable:
         found: dict[str, Sighting] = {}
         unique = list(dict.fromkeys(tokens))
         for i in range(0, len(unique), BATCH_GET_MAX):
-            keys = [_key(f"TOKEN#{t}", SEEN_SK) for t in unique[i : i + BATCH_GET_MAX]]
+            keys = [key(f"TOKEN#{t}", SEEN_SK) for t in unique[i : i + BATCH_GET_MAX]]
             for item in self._batch_get(keys):
-                found[item[PK]["S"].removeprefix("TOKEN#")] = _sighting(item)
+                found[item[PK]["S"].removeprefix("TOKEN#")] = sighting_from_item(item)
         return found
 
     def remember_first_seen(self, sightings: Mapping[str, Sighting]) -> dict[str, Sighting]:
@@ -84,7 +85,7 @@ class AuditTable:
                 f"{TTL} = if_not_exists({TTL}, :e)",
             ]
             values: Item = {
-                ":t": {"S": _iso(sighting.at)},
+                ":t": {"S": iso(sighting.at)},
                 ":e": {"N": str(int((sighting.at + REQUEST_LIFETIME).timestamp()))},
             }
             for name, value in (
@@ -97,13 +98,13 @@ class AuditTable:
             response = self._call(
                 self._client.update_item,
                 TableName=self._table,
-                Key=_key(f"TOKEN#{token}", SEEN_SK),
+                Key=key(f"TOKEN#{token}", SEEN_SK),
                 UpdateExpression="SET " + ", ".join(sets),
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
-            return {token: _sighting(response["Attributes"])}
-        self._put_all(list(sightings.items()), _sighting_item)
+            return {token: sighting_from_item(response["Attributes"])}
+        self._put_all(list(sightings.items()), sighting_item)
         return dict(sightings)
 
     # ------------------------------------------------------------------ claims, kill switch
@@ -123,10 +124,10 @@ class AuditTable:
                 response = self._client.put_item(
                     TableName=self._table,
                     Item={
-                        **_key(f"TOKEN#{token}", CLAIM_SK),
+                        **key(f"TOKEN#{token}", CLAIM_SK),
                         "owner": {"S": owner},
-                        "claimed_at": {"S": _iso(now)},
-                        "held_until": {"S": _iso(until)},
+                        "claimed_at": {"S": iso(now)},
+                        "held_until": {"S": iso(until)},
                         TTL: expires,
                     },
                     # A claim of an older version has no held_until: it ends after CLAIM_TTL.
@@ -136,8 +137,8 @@ class AuditTable:
                     ExpressionAttributeNames={"#owner": "owner"},
                     ExpressionAttributeValues={
                         ":owner": {"S": owner},
-                        ":now": {"S": _iso(now)},
-                        ":stale": {"S": _iso(now - CLAIM_TTL)},
+                        ":now": {"S": iso(now)},
+                        ":stale": {"S": iso(now - CLAIM_TTL)},
                     },
                     ReturnValues="ALL_OLD",
                 )
@@ -147,7 +148,7 @@ class AuditTable:
                 continue
             except BotoCoreError as exc:
                 raise _store_error(exc) from exc
-            before = _opt(response.get("Attributes") or {}, "owner")
+            before = opt(response.get("Attributes") or {}, "owner")
             claimed[token] = before if before != owner else None
         return claimed
 
@@ -155,12 +156,12 @@ class AuditTable:
         response = self._call(
             self._client.get_item,
             TableName=self._table,
-            Key=_key(f"TOKEN#{token}", CLAIM_SK),
+            Key=key(f"TOKEN#{token}", CLAIM_SK),
             ConsistentRead=True,
             ProjectionExpression="#owner",
             ExpressionAttributeNames={"#owner": "owner"},
         )
-        return _opt(response.get("Item") or {}, "owner")
+        return opt(response.get("Item") or {}, "owner")
 
     def interrupted(self, before: datetime, limit: int) -> list[Decision]:
         """Write-aheads never replaced by an outcome, oldest first: their own partition of
@@ -170,7 +171,7 @@ class AuditTable:
             KeyConditionExpression="gsi1pk = :p AND gsi1sk < :before",
             ExpressionAttributeValues={
                 ":p": {"S": contracts.GSI_INTERRUPTED_PARTITION},
-                ":before": {"S": _iso(before)},
+                ":before": {"S": iso(before)},
             },
             Limit=limit,
         )
@@ -185,7 +186,7 @@ class AuditTable:
         response = self._call(
             self._client.get_item,
             TableName=self._table,
-            Key=_key(CONTROL_PK, KILL_SWITCH_SK),
+            Key=key(CONTROL_PK, KILL_SWITCH_SK),
             ConsistentRead=True,
         )
         item = response.get("Item")
@@ -193,9 +194,9 @@ class AuditTable:
             return KillSwitch(engaged=False)
         return KillSwitch(
             engaged=bool(item.get("engaged", {}).get("BOOL", False)),
-            reason=_opt(item, "reason"),
-            set_by=_opt(item, "set_by"),
-            set_at=_opt_time(item, "set_at"),
+            reason=opt(item, "reason"),
+            set_by=opt(item, "set_by"),
+            set_at=opt_time(item, "set_at"),
         )
 
     def set_kill_switch(self, engaged: bool, reason: str, set_by: str, now: datetime) -> None:
@@ -203,11 +204,11 @@ class AuditTable:
             self._client.put_item,
             TableName=self._table,
             Item={
-                **_key(CONTROL_PK, KILL_SWITCH_SK),
+                **key(CONTROL_PK, KILL_SWITCH_SK),
                 "engaged": {"BOOL": engaged},
                 "reason": {"S": reason[:1024] or "-"},
                 "set_by": {"S": set_by[:256] or "-"},
-                "set_at": {"S": _iso(now)},
+                "set_at": {"S": iso(now)},
             },
         )
 
@@ -234,57 +235,7 @@ class AuditTable:
 
     def to_item(self, decision: Decision) -> Item:
         """The stored form. Never the ResourceModel: the Decision does not carry one."""
-        at = decision.decided_at.astimezone(UTC)
-        values: dict[str, str | int | bool | None] = {
-            "kind": "decision",
-            "token": decision.token,
-            "source": decision.source.value,
-            "delivery_id": decision.delivery_id,
-            "outcome": decision.outcome.value,
-            "decided_at": _iso(at),
-            "request_id": decision.request_id,
-            "dry_run": decision.dry_run,
-            "status_seen": decision.status_seen.value if decision.status_seen else None,
-            "status_after": decision.status_after.value if decision.status_after else None,
-            "type_name": decision.type_name,
-            "identifier": decision.identifier,
-            "operation": decision.operation,
-            "event_time": _iso(decision.event_time) if decision.event_time else None,
-            "first_seen": _iso(decision.first_seen) if decision.first_seen else None,
-            "age_seconds": decision.age_seconds,
-            "threshold_minutes": decision.threshold_minutes,
-            "error_code": decision.error_code,
-            "error_message": decision.error_message,
-            "reason": decision.reason,
-            "why": decision.why,
-            "started_by": decision.started_by,
-            "user_agent": decision.user_agent,
-            "hooks_token": decision.hooks_token,
-            "hook_status": decision.hook_status,
-            "blocked_call": decision.blocked_call,
-            "leftover": decision.leftover,
-            TTL: int((at + self._retention).timestamp()),
-        }
-        # A write-ahead sits in its own partition of the index until its outcome replaces it.
-        day = f"DAY#{at.date().isoformat()}"
-        waiting = (
-            decision.outcome is Outcome.FAILED and decision.error_code in CANCEL_MAY_HAVE_LANDED
-        )
-        item: Item = {
-            **decision_key(decision.token, decision.source, decision.delivery_id),
-            contracts.TABLE_GSI_PARTITION_KEY: {
-                "S": contracts.GSI_INTERRUPTED_PARTITION if waiting else day
-            },
-            contracts.TABLE_GSI_SORT_KEY: {"S": f"{_iso(at)}#{decision.token}"},
-        }
-        for name, value in values.items():
-            if isinstance(value, bool):
-                item[name] = {"BOOL": value}
-            elif isinstance(value, int):
-                item[name] = {"N": str(value)}
-            elif value is not None:
-                item[name] = {"S": value}
-        return item
+        return decision_item(decision, self._retention)
 
     # ------------------------------------------------------------------ queries (the CLI)
     def by_token(self, token: str) -> list[Decision]:
@@ -312,8 +263,8 @@ class AuditTable:
                     KeyConditionExpression="gsi1pk = :day AND gsi1sk BETWEEN :a AND :b",
                     ExpressionAttributeValues={
                         ":day": {"S": f"DAY#{day.isoformat()}"},
-                        ":a": {"S": _iso(start)},
-                        ":b": {"S": _iso(end)},
+                        ":a": {"S": iso(start)},
+                        ":b": {"S": iso(end)},
                     },
                 )
             )
@@ -382,90 +333,6 @@ class AuditTable:
             return method(**params)
         except (ClientError, BotoCoreError) as exc:
             raise _store_error(exc) from exc
-
-
-def decision_from_item(item: Item) -> Decision:
-    def opt_int(name: str) -> int | None:
-        value = item.get(name, {}).get("N")
-        return None if value is None else int(value)
-
-    def opt_status(name: str) -> Status | None:
-        value = _opt(item, name)
-        return None if value is None else Status(value)
-
-    return Decision(
-        token=item["token"]["S"],
-        source=Source(item["source"]["S"]),
-        delivery_id=item["delivery_id"]["S"],
-        outcome=Outcome(item["outcome"]["S"]),
-        decided_at=_time(item["decided_at"]["S"]),
-        request_id=item["request_id"]["S"],
-        dry_run=bool(item.get("dry_run", {}).get("BOOL", False)),
-        status_seen=opt_status("status_seen"),
-        status_after=opt_status("status_after"),
-        type_name=_opt(item, "type_name"),
-        identifier=_opt(item, "identifier"),
-        operation=_opt(item, "operation"),
-        event_time=_opt_time(item, "event_time"),
-        first_seen=_opt_time(item, "first_seen"),
-        age_seconds=opt_int("age_seconds"),
-        threshold_minutes=opt_int("threshold_minutes"),
-        error_code=_opt(item, "error_code"),
-        error_message=_opt(item, "error_message"),
-        reason=_opt(item, "reason"),
-        why=_opt(item, "why"),
-        started_by=_opt(item, "started_by"),
-        user_agent=_opt(item, "user_agent"),
-        hooks_token=_opt(item, "hooks_token"),
-        hook_status=_opt(item, "hook_status"),
-        blocked_call=_opt(item, "blocked_call"),
-        leftover=_opt(item, "leftover"),
-    )
-
-
-def _sighting_item(row: tuple[str, Sighting]) -> Item:
-    token, sighting = row
-    item: Item = {
-        **_key(f"TOKEN#{token}", SEEN_SK),
-        "first_seen": {"S": _iso(sighting.at)},
-        TTL: {"N": str(int((sighting.at + REQUEST_LIFETIME).timestamp()))},
-    }
-    if sighting.started_by:
-        item["started_by"] = {"S": sighting.started_by[:1024]}
-    if sighting.user_agent:
-        item["user_agent"] = {"S": sighting.user_agent[:1024]}
-    return item
-
-
-def _sighting(item: Item) -> Sighting:
-    return Sighting(
-        at=_time(item["first_seen"]["S"]),
-        started_by=_opt(item, "started_by"),
-        user_agent=_opt(item, "user_agent"),
-    )
-
-
-def _key(pk: str, sk: str) -> Item:
-    return {PK: {"S": pk}, SK: {"S": sk}}
-
-
-def _iso(at: datetime) -> str:
-    """UTC, fixed width to the microsecond, so strings sort in time order."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _opt(item: Item, name: str) -> str | None:
-    value = item.get(name, {}).get("S")
-    return None if value is None else str(value)
-
-
-def _opt_time(item: Item, name: str) -> datetime | None:
-    value = _opt(item, name)
-    return None if value is None else _time(value)
 
 
 def _store_error(error: ClientError | BotoCoreError) -> StoreError:

@@ -1,0 +1,173 @@
+"""How the audit table's items look (docs/DESIGN.md): keys, and each item mapped to and from the
+domain's values. DynamoDB's shapes stop here; ``audit_table`` makes the calls.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reaper import contracts
+from reaper.models import (
+    CANCEL_MAY_HAVE_LANDED,
+    Decision,
+    Outcome,
+    Sighting,
+    Source,
+    Status,
+)
+
+Item = dict[str, Any]
+
+PK, SK, TTL = contracts.TABLE_PARTITION_KEY, contracts.TABLE_SORT_KEY, contracts.TABLE_TTL_ATTRIBUTE
+SEEN_SK = "SEEN"
+CLAIM_SK = "CLAIM"
+CONTROL_PK = "CONTROL"
+KILL_SWITCH_SK = "KILL_SWITCH"
+# Cloud Control forgets a request after 7 days: a sighting or claim is useless after that.
+REQUEST_LIFETIME = timedelta(days=8)
+CLAIM_TTL = timedelta(minutes=16)
+
+
+def decision_key(token: str, source: Source | str, delivery_id: str) -> Item:
+    return {
+        PK: {"S": f"TOKEN#{token}"},
+        SK: {"S": f"DECISION#{Source(source).value}#{delivery_id}"},
+    }
+
+
+def decision_item(decision: Decision, retention: timedelta) -> Item:
+    """The stored form. Never the ResourceModel: the Decision does not carry one."""
+    at = decision.decided_at.astimezone(UTC)
+    values: dict[str, str | int | bool | None] = {
+        "kind": "decision",
+        "token": decision.token,
+        "source": decision.source.value,
+        "delivery_id": decision.delivery_id,
+        "outcome": decision.outcome.value,
+        "decided_at": iso(at),
+        "request_id": decision.request_id,
+        "dry_run": decision.dry_run,
+        "status_seen": decision.status_seen.value if decision.status_seen else None,
+        "status_after": decision.status_after.value if decision.status_after else None,
+        "type_name": decision.type_name,
+        "identifier": decision.identifier,
+        "operation": decision.operation,
+        "event_time": iso(decision.event_time) if decision.event_time else None,
+        "first_seen": iso(decision.first_seen) if decision.first_seen else None,
+        "age_seconds": decision.age_seconds,
+        "threshold_minutes": decision.threshold_minutes,
+        "error_code": decision.error_code,
+        "error_message": decision.error_message,
+        "reason": decision.reason,
+        "why": decision.why,
+        "started_by": decision.started_by,
+        "user_agent": decision.user_agent,
+        "hooks_token": decision.hooks_token,
+        "hook_status": decision.hook_status,
+        "blocked_call": decision.blocked_call,
+        "leftover": decision.leftover,
+        TTL: int((at + retention).timestamp()),
+    }
+    # A write-ahead sits in its own partition of the index until its outcome replaces it.
+    day = f"DAY#{at.date().isoformat()}"
+    waiting = decision.outcome is Outcome.FAILED and decision.error_code in CANCEL_MAY_HAVE_LANDED
+    item: Item = {
+        **decision_key(decision.token, decision.source, decision.delivery_id),
+        contracts.TABLE_GSI_PARTITION_KEY: {
+            "S": contracts.GSI_INTERRUPTED_PARTITION if waiting else day
+        },
+        contracts.TABLE_GSI_SORT_KEY: {"S": f"{iso(at)}#{decision.token}"},
+    }
+    for name, value in values.items():
+        if isinstance(value, bool):
+            item[name] = {"BOOL": value}
+        elif isinstance(value, int):
+            item[name] = {"N": str(value)}
+        elif value is not None:
+            item[name] = {"S": value}
+    return item
+
+
+def decision_from_item(item: Item) -> Decision:
+    def opt_int(name: str) -> int | None:
+        value = item.get(name, {}).get("N")
+        return None if value is None else int(value)
+
+    def opt_status(name: str) -> Status | None:
+        value = opt(item, name)
+        return None if value is None else Status(value)
+
+    return Decision(
+        token=item["token"]["S"],
+        source=Source(item["source"]["S"]),
+        delivery_id=item["delivery_id"]["S"],
+        outcome=Outcome(item["outcome"]["S"]),
+        decided_at=parse_time(item["decided_at"]["S"]),
+        request_id=item["request_id"]["S"],
+        dry_run=bool(item.get("dry_run", {}).get("BOOL", False)),
+        status_seen=opt_status("status_seen"),
+        status_after=opt_status("status_after"),
+        type_name=opt(item, "type_name"),
+        identifier=opt(item, "identifier"),
+        operation=opt(item, "operation"),
+        event_time=opt_time(item, "event_time"),
+        first_seen=opt_time(item, "first_seen"),
+        age_seconds=opt_int("age_seconds"),
+        threshold_minutes=opt_int("threshold_minutes"),
+        error_code=opt(item, "error_code"),
+        error_message=opt(item, "error_message"),
+        reason=opt(item, "reason"),
+        why=opt(item, "why"),
+        started_by=opt(item, "started_by"),
+        user_agent=opt(item, "user_agent"),
+        hooks_token=opt(item, "hooks_token"),
+        hook_status=opt(item, "hook_status"),
+        blocked_call=opt(item, "blocked_call"),
+        leftover=opt(item, "leftover"),
+    )
+
+
+def sighting_item(row: tuple[str, Sighting]) -> Item:
+    token, sighting = row
+    item: Item = {
+        **key(f"TOKEN#{token}", SEEN_SK),
+        "first_seen": {"S": iso(sighting.at)},
+        TTL: {"N": str(int((sighting.at + REQUEST_LIFETIME).timestamp()))},
+    }
+    if sighting.started_by:
+        item["started_by"] = {"S": sighting.started_by[:1024]}
+    if sighting.user_agent:
+        item["user_agent"] = {"S": sighting.user_agent[:1024]}
+    return item
+
+
+def sighting_from_item(item: Item) -> Sighting:
+    return Sighting(
+        at=parse_time(item["first_seen"]["S"]),
+        started_by=opt(item, "started_by"),
+        user_agent=opt(item, "user_agent"),
+    )
+
+
+def key(pk: str, sk: str) -> Item:
+    return {PK: {"S": pk}, SK: {"S": sk}}
+
+
+def iso(at: datetime) -> str:
+    """UTC, fixed width to the microsecond, so strings sort in time order."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def opt(item: Item, name: str) -> str | None:
+    value = item.get(name, {}).get("S")
+    return None if value is None else str(value)
+
+
+def opt_time(item: Item, name: str) -> datetime | None:
+    value = opt(item, name)
+    return None if value is None else parse_time(value)
