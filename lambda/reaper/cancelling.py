@@ -17,10 +17,18 @@ from reaper.models import (
     Delivery,
     Outcome,
     RequestStatus,
+    Source,
     Status,
 )
 from reaper.observability import logger
-from reaper.run_state import CLAIMED_ELSEWHERE, Chosen, RunState, failed, owner_of
+from reaper.run_state import (
+    CLAIMED_ELSEWHERE,
+    Chosen,
+    RunState,
+    failed,
+    is_interrupted,
+    owner_of,
+)
 from reaper.sizing import LONGEST_INVOCATION
 
 # What cancelling a chosen request gave: a decision, or the request itself when the deadline
@@ -60,11 +68,11 @@ class Canceller:
                 continue
             if request.token in held:
                 before = held[request.token]
-                done = self._done_by(before, decision) if before else None
-                if done is None:
-                    claimed.append(decision)
+                done = self._done_by(before, decision) if before else []
+                if done:
+                    results += done
                 else:
-                    results.append(done)
+                    claimed.append(decision)
                 continue
             run.add("claimed_elsewhere")
             logger.info(
@@ -84,23 +92,49 @@ class Canceller:
         results += [failed(d, e) for d, e in zip(unwritten, errors, strict=True)]
         return [*results, *(self._cancel(d) for d in ready)]
 
-    def _done_by(self, before: str, decision: Decision) -> Decision | None:
+    def _done_by(self, before: str, decision: Decision) -> list[Decision]:
         """This claim replaced the ended claim of ``before``, which may have cancelled the
         request (a listing can lag behind a cancel): one read says whether anything is left
-        to cancel. None: it is still active, go on."""
+        to cancel ([]: still active, go on). If ``before`` cancelled it and ended before
+        recording it, its decision is settled here too: the cancel is recorded once, as
+        its own."""
         try:
             now = self._cc.get_status(decision.token)
         except RequestNotFound:
-            return decision.but(outcome=Outcome.NOT_FOUND)
+            return [decision.but(outcome=Outcome.NOT_FOUND)]
         except CloudControlError as exc:
-            return failed(decision, exc)
+            return [failed(decision, exc)]
         if now.status in ACTIVE_STATUSES:
-            return None
-        return decision.but(
+            return []
+        mine = decision.but(
             outcome=Outcome.TERMINAL,
             status_after=now.status,
             why=f"already {now.status.value} when claimed after {before}",
         )
+        try:
+            theirs = self._unrecorded_cancel_of(before, decision.token)
+        except StoreError as exc:
+            return [failed(decision, exc)]
+        if theirs is None or now.status not in CANCEL_STATUSES:
+            return [mine]
+        settled = outcome_of(theirs, now.status).but(
+            error_code=None,
+            error_message=None,
+            decided_at=decision.decided_at,
+            request_id=self._run.request_id,
+        )
+        return [mine, settled]
+
+    def _unrecorded_cancel_of(self, owner: str, token: str) -> Decision | None:
+        """The decision ``owner`` wrote ahead of (or lost the answer of) a cancel of this
+        token and never replaced, if any. Raises StoreError."""
+        source, _, delivery_id = owner.partition("#")
+        try:
+            known = Source(source)
+        except ValueError:
+            return None
+        found = self._run.ports.audit.find_decision(token, known, delivery_id)
+        return found if is_interrupted(found) else None
 
     def _claim_time(self) -> timedelta:
         """A claim ends with its holder's invocation, never later."""

@@ -13,12 +13,12 @@ from datetime import UTC
 from typing import Any
 
 from reaper import contracts
-from reaper.models import Decision, Outcome
-from reaper.run_state import CLAIMED_ELSEWHERE, INTERRUPTED
+from reaper.models import CANCEL_MAY_HAVE_LANDED, Decision, Outcome
+from reaper.run_state import CLAIMED_ELSEWHERE
 
-# A failure that says nothing about the request (another delivery holds it, or the outcome
-# is still unknown) is not a failed cancel.
-NOT_A_CANCEL_FAILURE = frozenset({CLAIMED_ELSEWHERE, INTERRUPTED})
+# A failure that says nothing about the request (another delivery holds it, or whether the
+# cancel landed is still unknown: its outcome comes later) is not a failed cancel.
+NOT_A_CANCEL_FAILURE = frozenset({CLAIMED_ELSEWHERE, *CANCEL_MAY_HAVE_LANDED})
 
 
 def detail_type(decision: Decision) -> str | None:

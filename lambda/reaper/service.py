@@ -275,7 +275,12 @@ class Run:
             mode, reason = Mode.WATCH, None
             why = f"{parsed.event_name}: no token in the record and no active request matches it"
         if tokens:
-            return TokenRequest(tuple(tokens[:100]), Source.CLOUDTRAIL, mode, reason, caller=caller)
+            # The caller of a refused call did not start the request that blocks it: only
+            # the call that started a request says who did.
+            starter = None if isinstance(parsed, BlockedCall) else caller
+            return TokenRequest(
+                tuple(tokens[:100]), Source.CLOUDTRAIL, mode, reason, caller=starter
+            )
         base = self._state.base(UNMATCHED_TOKEN_KEY, Delivery(Source.CLOUDTRAIL, delivery_id))
         decision = base.but(
             outcome=Outcome.UNMATCHED,

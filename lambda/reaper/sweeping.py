@@ -172,8 +172,14 @@ class Sweep:
                 sighting = plan.unsighted[request.token] = Sighting(now)
             assessment = assess(request, sighting.at, now, run.config)
             if assessment.stale and request.hooks_token and request.hook_status is None:
-                # Stale, with a hook: only a status read tells whether the hook still runs.
-                request = self._read(request)
+                # Stale, with a hook: only a status read tells whether the hook still runs
+                # (one that cannot be read fails this request; it is never cancelled blind).
+                try:
+                    request = run.ports.cloud_control.get_status(request.token)
+                except (CloudControlError, RequestNotFound) as exc:
+                    decision = run.seen(self._delivery, request, sighting, assessment)
+                    plan.decisions.append(failed(decision, exc))
+                    continue
                 assessment = assess(request, sighting.at, now, run.config)
             if not assessment.stale:
                 unknown_type = assessment.skip is Outcome.FILTERED and not request.type_name
@@ -200,9 +206,6 @@ class Sweep:
         """A listed request without a TypeName: its status read may tell the type."""
         if request.type_name or not request.status.cancellable:
             return request
-        return self._read(request)
-
-    def _read(self, request: RequestStatus) -> RequestStatus:
         try:
             return self._run.ports.cloud_control.get_status(request.token)
         except (CloudControlError, RequestNotFound):

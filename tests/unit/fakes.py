@@ -157,7 +157,7 @@ class FakeAudit:
         waiting = [
             d
             for d in self.decisions.values()
-            if d.error_code == "Interrupted" and d.decided_at < before
+            if d.error_code in ("Interrupted", "CancelUnconfirmed") and d.decided_at < before
         ]
         return sorted(waiting, key=lambda d: d.decided_at)[:limit]
 

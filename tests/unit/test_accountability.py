@@ -386,3 +386,26 @@ def test_reconciling_a_write_ahead_never_credits_it_with_another_deliverys_cance
     b = world.audit.decisions[(token, "sweep", "sweep-b")]
     assert b.outcome is Outcome.CANCEL_COMPLETE
     assert a.outcome is Outcome.TERMINAL and "sweep#sweep-b" in (a.why or "")
+
+
+def test_a_cancel_whose_holder_died_unrecorded_is_recorded_by_whoever_takes_its_claim_over():
+    world = World()
+    (token,) = stale(world, 1)
+    real_cancel = world.cc.cancel
+
+    def lands_then_dies(t: str) -> RequestStatus:
+        real_cancel(t)
+        raise KeyboardInterrupt  # the cancel landed; the invocation ended before recording
+
+    world.cc.cancel = lands_then_dies  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        world.run("sweep-a").sweep()
+    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    lagged = replace(world.cc.requests[token], status=Status.IN_PROGRESS)
+    world.cc.list_requests = lambda statuses: iter([[lagged]])  # type: ignore[method-assign]
+    world.clock.current += timedelta(minutes=15, seconds=1)  # sweep-a's claim ended with it
+    world.run("sweep-b").sweep()
+    a = world.audit.decisions[(token, "sweep", "sweep-a")]
+    b = world.audit.decisions[(token, "sweep", "sweep-b")]
+    assert a.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE)  # its own cancel
+    assert b.outcome is Outcome.TERMINAL

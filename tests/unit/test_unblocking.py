@@ -110,6 +110,8 @@ def test_a_stale_request_blocking_a_deployment_is_cancelled_with_what_it_blocked
     assert decision.outcome is Outcome.CANCEL_COMPLETE
     assert decision.blocked_call and "UpdateResource" in decision.blocked_call
     assert PRINCIPAL in decision.blocked_call
+    # The refused call's caller did not start the blocking request.
+    assert decision.started_by is None and world.audit.seen[token].started_by is None
 
 
 def test_a_token_in_the_message_is_never_trusted_blindly():
@@ -242,7 +244,9 @@ def test_each_cancel_failure_and_blocking_request_is_told_once_on_the_default_bu
     stale = [world.cc.add(age=timedelta(hours=8)) for _ in range(3)]
     failing = world.cc.add(age=timedelta(hours=8))
     world.cc.add(age=timedelta(minutes=5))  # young: no event
-    world.cc.errors[("cancel", failing)] = CloudControlError("InternalFailure", "boom")
+    world.cc.errors[("cancel", failing)] = CloudControlError("ThrottlingException", "slow down")
+    unconfirmed = world.cc.add(age=timedelta(hours=8))  # its answer lost: no event yet
+    world.cc.errors[("cancel", unconfirmed)] = CloudControlError("InternalFailure", "boom")
     world.run("sweep-1").sweep()
     kinds = sorted(kind for kind, _ in bus.entries)
     assert kinds == [contracts.DETAIL_TYPE_CANCEL_FAILED] + [contracts.DETAIL_TYPE_CANCELLED] * 3
@@ -289,3 +293,19 @@ def test_leftovers_are_not_looked_for_unless_the_role_was_given_read_actions():
     world.run().process_message(token, "m1")
     assert world.cc.calls["get_resource"] == 0
     assert world.audit.of(token)[0].leftover is None
+
+
+def test_a_hooked_request_whose_hook_status_cannot_be_read_is_never_cancelled_blind():
+    world = World()
+    token = hooked(world, "HOOK_IN_PROGRESS", timedelta(hours=8))
+    real_list = world.cc.list_requests
+
+    def listing_without_hook_status(statuses):
+        for page in real_list(statuses):
+            yield [replace(r, hook_status=None) for r in page]
+
+    world.cc.list_requests = listing_without_hook_status  # type: ignore[method-assign]
+    world.cc.errors[("get", token)] = CloudControlError("ThrottlingException", "slow down")
+    world.run().sweep()
+    assert world.cc.calls["cancel"] == 0
+    assert world.audit.of(token)[0].outcome is Outcome.FAILED  # dead-lettered, decided again
