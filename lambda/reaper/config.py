@@ -203,6 +203,19 @@ class ReaperConfig(BaseModel):
         "cloudformation:GetResource to record whether the resource exists (existence and "
         "identifier only, never its properties).",
     )
+    require_approval: bool = Field(
+        default=False,
+        description="Cancel nothing a person has not approved: a stale request is recorded "
+        "awaiting_approval under a plan (the delivery's id), the approval topic is told, and "
+        "`cc-reaper approve PLAN_ID` hands the approval to the function, which cancels the "
+        "plan's requests still stale. Operator cancels (cc-reaper cancel) are approvals.",
+    )
+    approval_expiry_hours: int = Field(
+        default=24,
+        ge=1,
+        le=168,
+        description="An approval of a plan older than this is refused (and audited).",
+    )
     emit_events: bool = Field(
         default=True,
         description="Put one EventBridge event per cancel, failed cancel and blocking "

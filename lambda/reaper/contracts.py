@@ -15,6 +15,8 @@ ENV_WORK_QUEUE_URL: Final = "WORK_QUEUE_URL"
 ENV_DEAD_LETTER_QUEUE_URL: Final = "DEAD_LETTER_QUEUE_URL"
 ENV_REAPER_CONFIG: Final = "REAPER_CONFIG"
 ENV_TRACE_DISABLED: Final = "POWERTOOLS_TRACE_DISABLED"
+# Set only with requireApproval: the SNS topic told of each plan awaiting approval.
+ENV_APPROVAL_TOPIC_ARN: Final = "APPROVAL_TOPIC_ARN"
 ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"
 ENV_POWERTOOLS_LOG_LEVEL: Final = "POWERTOOLS_LOG_LEVEL"
@@ -67,6 +69,10 @@ DEAD_LETTER_VERSION: Final = 2
 STACK_NAME: Final = "CloudControlReaper"
 SERVICE_NAME: Final = "cloudcontrol-reaper"
 METRICS_NAMESPACE: Final = "CloudControlReaper"
+
+# ---------------------------------------------------------------- an approval message
+# {"kind": APPROVAL_KIND, "version": 1, "planId", "approvedBy", "approvedAt"} on the work queue.
+APPROVAL_KIND: Final = "reaper.approval"
 
 # ---------------------------------------------------------------- stack outputs
 OUTPUT_AUDIT_TABLE_NAME: Final = "AuditTableName"

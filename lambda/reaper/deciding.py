@@ -18,6 +18,7 @@ from reaper.models import (
     Outcome,
     RequestStatus,
     Sighting,
+    Source,
     Status,
 )
 from reaper.observability import logger
@@ -27,6 +28,8 @@ from reaper.ports import AuditStore, WorkMessage
 from reaper.run_state import RunState, failed, is_interrupted, owner_of
 from reaper.sizing import MAX_WATCH_DELAY_SECONDS
 
+# Deliveries that are a person's decision to cancel (requireApproval asks no one else).
+APPROVERS = frozenset({Source.APPROVAL, Source.CLI})
 # Modes whose young requests are looked at again later (a work-queue message with a delay).
 RECHECKED = frozenset({Mode.WATCH, Mode.UNBLOCK})
 # A request matches a CloudTrail record of the call that started it if its EventTime is no
@@ -86,7 +89,8 @@ class TokenDecider:
         if not assessment.stale:
             return decision
         try:
-            stopped = self._gate.admit()
+            # An operator's cancel, or a person's approval of a plan, is the approval.
+            stopped = self._gate.admit(approved=delivery.source in APPROVERS)
         except StoreError as exc:
             return failed(decision, exc)
         if stopped is not None:

@@ -25,12 +25,14 @@ class Gate:
         *,
         cap: int,
         dry_run: bool,
+        require_approval: bool = False,
         cache_seconds: float = KILL_SWITCH_CACHE_SECONDS,
         monotonic: Callable[[], float] | None = None,
     ) -> None:
         self._audit = audit
         self._left = cap
         self._dry_run = dry_run
+        self._require_approval = require_approval
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic or time.monotonic
         self._cap_lock = threading.Lock()
@@ -38,17 +40,20 @@ class Gate:
         self._switch_lock = threading.Lock()
         self._switch: tuple[float, bool] | None = None
 
-    def admit(self) -> Outcome | None:
+    def admit(self, *, approved: bool = False) -> Outcome | None:
         """When a stale request is chosen: None means go on (a slot of the cap is taken);
         else the outcome that stops it. The cap counts dry runs too, so a dry run previews
-        exactly what a real run would cancel. Raises StoreError if the switch is unreadable."""
+        exactly what a real run would cancel. Under requireApproval a request nobody
+        ``approved`` awaits approval. Raises StoreError if the switch is unreadable."""
         if self.kill_switch_engaged():
             return Outcome.DEFERRED_KILL_SWITCH
         with self._cap_lock:
             if self._left <= 0:
                 return Outcome.DEFERRED_CAP
             self._left -= 1
-        return Outcome.DRY_RUN if self._dry_run else None
+        if self._dry_run:
+            return Outcome.DRY_RUN
+        return Outcome.AWAITING_APPROVAL if self._require_approval and not approved else None
 
     def may_cancel_now(self) -> bool:
         """Right before a cancel call. Raises StoreError if the switch is unreadable."""

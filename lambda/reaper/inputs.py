@@ -110,6 +110,15 @@ class BlockedCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """A person's approval of a plan (``cc-reaper approve``)."""
+
+    plan_id: str
+    approved_by: str
+    approved_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class SweepRequest:
     """A scheduled event: list PENDING/IN_PROGRESS requests and decide each."""
 
@@ -121,7 +130,7 @@ class Ignored:
     why: str
 
 
-Parsed = TokenRequest | SweepRequest | Ignored | CallWithoutToken | BlockedCall
+Parsed = TokenRequest | SweepRequest | Ignored | CallWithoutToken | BlockedCall | Approval
 
 
 def is_valid_token(value: object) -> bool:

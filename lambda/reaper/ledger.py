@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from reaper import notices
 from reaper.errors import QueueError, ReaperError, StoreError
-from reaper.models import Decision, Mode, Outcome, Source, clip
+from reaper.models import Decision, Mode, Outcome, Plan, Source, clip
 from reaper.observability import logger
 from reaper.parsing import InvalidInput
 from reaper.ports import DeadLetter
@@ -159,8 +159,34 @@ class Ledger:
             _log(decision)
         recorded, unrecorded, error = self._in_parts(decisions, CHUNK_MAX)
         self._tell(recorded)
+        self._ask_approval(recorded)
         if error is not None:
             raise Unrecorded(error, recorded, unrecorded)
+
+    def _ask_approval(self, recorded: list[Decision]) -> None:
+        """Decisions awaiting approval become a plan per delivery (its id the plan's), kept
+        for ``cc-reaper approve`` and told to the approval topic. A plan that cannot be kept
+        is logged: its requests are still stale, so the next sweep plans them again."""
+        plans: dict[tuple[Source, str], list[str]] = {}
+        for d in recorded:
+            if d.outcome is Outcome.AWAITING_APPROVAL:
+                plans.setdefault((d.source, d.delivery_id), []).append(d.token)
+        for (source, plan_id), tokens in plans.items():
+            plan = Plan(plan_id, source, tuple(tokens), self._run.ports.clock.now())
+            try:
+                self._audit.save_plan(plan)
+            except StoreError as exc:
+                logger.error("plan not kept", extra={"plan_id": plan_id, "error": exc.message})
+                continue
+            self._run.add("plans_awaiting")
+            notifier = self._run.ports.notifier
+            if notifier is not None:
+                notifier.publish(
+                    f"Cloud Control Reaper: {len(tokens)} cancel(s) await approval",
+                    f"Plan {plan_id} ({source.value}) would cancel {len(tokens)} stale "
+                    f"request(s). Review: cc-reaper audit --token <token>. Approve: "
+                    f"cc-reaper approve {plan_id} --approved-by <you>",
+                )
 
     def _tell(self, recorded: list[Decision]) -> None:
         """The reaper's events, for decisions recorded (the record comes first)."""

@@ -47,6 +47,10 @@ class Outcome(StrEnum):
     # A request blocking a deployment (a call refused with ConcurrentOperationException),
     # not stale yet: recorded with what it blocks, and watched until it is.
     BLOCKING = "blocking"
+    # Stale, but requireApproval is on: recorded under a plan until a person approves it.
+    AWAITING_APPROVAL = "awaiting_approval"
+    # An approval of a plan that is unknown or too old: nothing cancelled.
+    APPROVAL_REFUSED = "approval_refused"
     # A CloudTrail record of a call whose request could not be found (no token in the record,
     # none listed that matches it): audited once, never dead-lettered.
     UNMATCHED = "unmatched"
@@ -60,6 +64,8 @@ class Source(StrEnum):
     CLOUDTRAIL = "cloudtrail"
     SWEEP = "sweep"
     CLI = "cli"
+    # A person's approval of a plan (cc-reaper approve), through the work queue.
+    APPROVAL = "approval"
 
 
 class Mode(StrEnum):
@@ -173,6 +179,16 @@ class Decision:
     def but(self, **changes: object) -> Decision:
         """A copy with some fields changed (e.g. the state reached after a cancel)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a delivery would have cancelled under requireApproval, awaiting a person."""
+
+    plan_id: str
+    source: Source
+    tokens: tuple[str, ...]
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

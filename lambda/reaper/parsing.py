@@ -22,6 +22,7 @@ from reaper.inputs import (
     TOKEN_PATTERN,
     TOKEN_RE,
     TOKEN_RULE,
+    Approval,
     BlockedCall,
     Caller,
     CallWithoutToken,
@@ -49,6 +50,7 @@ __all__ = [
     "MAX_TOKENS_PER_MESSAGE",
     "TOKEN_PATTERN",
     "TOKEN_RULE",
+    "Approval",
     "BlockedCall",
     "CallWithoutToken",
     "Caller",
@@ -117,6 +119,8 @@ def parse_event(event: object, default_source: Source = Source.EVENTBRIDGE) -> P
         raise InvalidInput(ErrorCode.UNKNOWN_EVENT_SHAPE, "event", "must be a JSON object")
     if event.get("kind") == DEAD_LETTER_KIND:
         return parse_dead_letter(event)
+    if event.get("kind") == contracts.APPROVAL_KIND:
+        return _approval(event)
     if "requestPayload" in event and "requestContext" in event:
         return parse_event(event["requestPayload"], default_source)
     if "detail-type" in event or ("source" in event and "detail" in event):
@@ -219,6 +223,26 @@ def _blocked_call(name: str, detail: Mapping[str, Any]) -> BlockedCall:
     found = BLOCKING_TOKEN_RE.search(message) if isinstance(message, str) else None
     hint = found.group(1) if found and is_valid_token(found.group(1)) else None
     return BlockedCall(name, OPERATION_OF_EVENT[name], *_resource(detail), message_token=hint)
+
+
+PLAN_ID_RE = re.compile(r"[-A-Za-z0-9]{1,128}")
+
+
+def _approval(record: Mapping[str, Any]) -> Approval:
+    plan_id = record.get("planId")
+    if not isinstance(plan_id, str) or not PLAN_ID_RE.fullmatch(plan_id):
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD, "planId", "must be 1 to 128 characters of [-A-Za-z0-9]"
+        )
+    approved_by = text_field(record.get("approvedBy"), 256)
+    if approved_by is None:
+        raise InvalidInput(ErrorCode.MISSING_FIELD, "approvedBy", "must name who approved")
+    approved_at = time_field(record.get("approvedAt"))
+    if approved_at is None or approved_at.tzinfo is None:
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD, "approvedAt", "must be an ISO 8601 time with its zone"
+        )
+    return Approval(plan_id, approved_by, approved_at)
 
 
 def _find_token(value: Mapping[str, Any], depth: int) -> tuple[str, object] | None:

@@ -12,6 +12,7 @@ from reaper.models import (
     Decision,
     KillSwitch,
     Mode,
+    Plan,
     RequestStatus,
     Sighting,
     Source,
@@ -98,6 +99,14 @@ class AuditStore(Protocol):
 
     def kill_switch(self) -> KillSwitch: ...
 
+    def save_plan(self, plan: Plan) -> None:
+        """Keep a plan awaiting approval (replaces one of the same id). Raises StoreError."""
+        ...
+
+    def load_plan(self, plan_id: str) -> Plan | None:
+        """Raises StoreError."""
+        ...
+
     def find_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None: ...
 
     def record(self, decisions: Sequence[Decision]) -> None:
@@ -114,6 +123,12 @@ class DeadLetters(Protocol):
 class WorkQueue(Protocol):
     def send(self, messages: Sequence[WorkMessage]) -> None:
         """Raises QueueError."""
+        ...
+
+
+class Notifier(Protocol):
+    def publish(self, subject: str, message: str) -> bool:
+        """Best effort: False when the message could not be sent."""
         ...
 
 

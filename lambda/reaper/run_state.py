@@ -27,7 +27,15 @@ from reaper.models import (
 
 __all__ = ["INTERRUPTED", "Chosen", "Ports", "RunReport", "RunState"]
 from reaper.policy import Assessment
-from reaper.ports import AuditStore, Clock, CloudControl, DeadLetters, EventBus, WorkQueue
+from reaper.ports import (
+    AuditStore,
+    Clock,
+    CloudControl,
+    DeadLetters,
+    EventBus,
+    Notifier,
+    WorkQueue,
+)
 
 if TYPE_CHECKING:
     from reaper.config import ReaperConfig
@@ -51,6 +59,8 @@ class Ports:
     clock: Clock
     # The account's default bus for the reaper's events; None when emit_events is off.
     events: EventBus | None = None
+    # Told of each plan awaiting approval (requireApproval); None: no one is told.
+    notifier: Notifier | None = None
 
 
 @dataclass
@@ -63,6 +73,7 @@ class RunReport:
     handed_off: int = 0
     dead_lettered: int = 0
     reconciled: int = 0
+    plans_awaiting: int = 0
     events_sent: int = 0
     events_not_sent: int = 0
     sweep_seconds: float | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from reaper.cancelling import Canceller
@@ -21,9 +22,10 @@ from reaper.errors import DeadlineNear
 from reaper.following import Follower
 from reaper.gate import Gate
 from reaper.ledger import INVALID_TOKEN_KEY, Ledger, RetryLater, Unrecorded, dump
-from reaper.models import Decision, Delivery, Mode, Outcome, Source
+from reaper.models import Decision, Delivery, Mode, Outcome, Source, clip
 from reaper.observability import logger
 from reaper.parsing import (
+    Approval,
     BlockedCall,
     CallWithoutToken,
     Ignored,
@@ -33,7 +35,15 @@ from reaper.parsing import (
     parse_body,
     parse_event,
 )
-from reaper.ports import AuditStore, Clock, CloudControl, DeadLetters, EventBus, WorkQueue
+from reaper.ports import (
+    AuditStore,
+    Clock,
+    CloudControl,
+    DeadLetters,
+    EventBus,
+    Notifier,
+    WorkQueue,
+)
 from reaper.run_state import Ports, RunReport, RunState
 from reaper.sizing import FOLLOW_POLL_SECONDS, ORIGINAL_MAX_CHARS
 from reaper.sweeping import Sweep, SweepReport
@@ -52,6 +62,7 @@ __all__ = [
     "Unrecorded",
 ]
 UNMATCHED_TOKEN_KEY = "(unmatched)"  # noqa: S105 - an audit key, not a secret
+APPROVAL_KEY = "(approval)"
 
 
 class Reaper:
@@ -67,11 +78,14 @@ class Reaper:
         work_queue: WorkQueue,
         clock: Clock,
         events: EventBus | None = None,
+        notifier: Notifier | None = None,
         workers: int = 16,
         follow_poll_seconds: float = FOLLOW_POLL_SECONDS,
     ) -> None:
         self.config = config
-        self.ports = Ports(config, cloud_control, audit, dead_letters, work_queue, clock, events)
+        self.ports = Ports(
+            config, cloud_control, audit, dead_letters, work_queue, clock, events, notifier
+        )
         self.workers = workers
         self.follow_poll_seconds = follow_poll_seconds
 
@@ -91,7 +105,10 @@ class Run:
         self.deadline = deadline
         self.report: RunReport = state.report
         self._gate = Gate(
-            reaper.ports.audit, cap=config.max_cancellations_per_run, dry_run=config.dry_run
+            reaper.ports.audit,
+            cap=config.max_cancellations_per_run,
+            dry_run=config.dry_run,
+            require_approval=config.require_approval,
         )
         self._ledger = Ledger(state)
         self._canceller = Canceller(state, self._gate, self._ledger)
@@ -253,8 +270,31 @@ class Run:
             except Unrecorded as exc:
                 logger.error("audit write failed near the deadline", extra={"error": exc.message})
 
+    def _approved(self, approval: Approval, delivery_id: str) -> TokenRequest | None:
+        """A person approved a plan: its requests, decided again now (only those still stale
+        are cancelled). An unknown plan, or one older than approval_expiry_hours, is refused:
+        one audit item, nothing cancelled. Raises StoreError (the delivery is retried)."""
+        plan = self._state.ports.audit.load_plan(approval.plan_id)
+        now = self._state.ports.clock.now()
+        expiry = timedelta(hours=self.config.approval_expiry_hours)
+        who = f"approved by {approval.approved_by} at {approval.approved_at.isoformat()}"
+        if plan is not None and now - plan.created_at <= expiry:
+            reason = f"{who} (plan {plan.plan_id})"
+            return TokenRequest(
+                plan.tokens, Source.APPROVAL, Mode.CANCEL, reason, delivery_id=plan.plan_id
+            )
+        why = (
+            f"no plan {approval.plan_id}"
+            if plan is None
+            else f"plan {plan.plan_id} is older than {self.config.approval_expiry_hours} h"
+        )
+        base = self._state.base(APPROVAL_KEY, Delivery(Source.APPROVAL, delivery_id))
+        self._ledger.record([base.but(outcome=Outcome.APPROVAL_REFUSED, reason=clip(who), why=why)])
+        logger.warning("approval refused", extra={"plan_id": approval.plan_id, "why": why})
+        return None
+
     def _tokens_of(
-        self, parsed: TokenRequest | CallWithoutToken | BlockedCall, delivery_id: str
+        self, parsed: TokenRequest | CallWithoutToken | BlockedCall | Approval, delivery_id: str
     ) -> TokenRequest | None:
         """The tokens a CloudTrail record stands for: those it names; for a call without a
         token, the requests it may have started (to watch); for a call refused because of
@@ -263,6 +303,8 @@ class Run:
         CloudControlError if the listing fails (the delivery is retried)."""
         if isinstance(parsed, TokenRequest):
             return parsed
+        if isinstance(parsed, Approval):
+            return self._approved(parsed, delivery_id)
         caller = parsed.caller
         if isinstance(parsed, BlockedCall):
             tokens = self._decider.find_blocking(

@@ -23,6 +23,8 @@ class Settings:
     dead_letter_queue_url: str
     config: ReaperConfig
     tracing: bool
+    # Where plans awaiting approval are announced (requireApproval); None: nowhere.
+    approval_topic_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -42,4 +44,5 @@ class Settings:
             config=config,
             # Tracing costs a cold-start import: only in Lambda, and only if not turned off.
             tracing=not trace_off and bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
+            approval_topic_arn=env.get(contracts.ENV_APPROVAL_TOPIC_ARN) or None,
         )

@@ -16,6 +16,7 @@ from reaper.adapters.audit_table import AuditTable
 from reaper.adapters.cloud_control import CloudControlAdapter
 from reaper.adapters.event_bus import DefaultBus
 from reaper.adapters.queues import SqsDeadLetters, SqsWorkQueue
+from reaper.adapters.topic import SnsNotifier
 from reaper.clock import SystemClock
 from reaper.ports import Clock, CloudControl
 from reaper.ratelimit import TokenBucket
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudcontrol import CloudControlApiClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
 
@@ -43,6 +45,7 @@ class AwsClients:
     sqs: SQSClient
     # The default event bus (the reaper's events); None: no events are put.
     events: EventBridgeClient | None = None
+    sns: SNSClient | None = None
 
 
 def client_config(pool: int = MAX_WORKERS + 4) -> Config:
@@ -75,6 +78,7 @@ def build_clients(
         dynamodb=session.client("dynamodb", config=config),
         sqs=session.client("sqs", config=config),
         events=session.client("events", config=config),
+        sns=session.client("sns", config=config),
     )
 
 
@@ -103,6 +107,11 @@ def build_reaper(
         work_queue=SqsWorkQueue(clients.sqs, settings.work_queue_url),
         clock=clock or SystemClock(),
         events=DefaultBus(clients.events) if config.emit_events and clients.events else None,
+        notifier=(
+            SnsNotifier(clients.sns, settings.approval_topic_arn)
+            if settings.approval_topic_arn and clients.sns
+            else None
+        ),
         workers=workers or workers_for(config.calls_per_second_per_invocation),
     )
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from reaper.config import ReaperConfig
 from reaper.errors import CloudControlError, QueueError, RequestNotFound, StoreError
-from reaper.models import Decision, KillSwitch, RequestStatus, Sighting, Source, Status
+from reaper.models import Decision, KillSwitch, Plan, RequestStatus, Sighting, Source, Status
 from reaper.ports import DeadLetter, WorkMessage
 from reaper.service import Reaper
 
@@ -122,6 +122,7 @@ class FakeAudit:
         self.seen: dict[str, Sighting] = {}
         self.claims: dict[str, tuple[str, datetime]] = {}
         self.switch = KillSwitch(engaged=False)
+        self.plans: dict[str, Plan] = {}
         self.fail_record: StoreError | None = None
 
     def first_seen(self, tokens: Sequence[str]) -> dict[str, Sighting]:
@@ -163,6 +164,12 @@ class FakeAudit:
 
     def kill_switch(self) -> KillSwitch:
         return self.switch
+
+    def save_plan(self, plan: Plan) -> None:
+        self.plans[plan.plan_id] = plan
+
+    def load_plan(self, plan_id: str) -> Plan | None:
+        return self.plans.get(plan_id)
 
     def find_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None:
         return self.decisions.get((token, source.value, delivery_id))

@@ -12,6 +12,7 @@ from reaper.models import (
     CANCEL_MAY_HAVE_LANDED,
     Decision,
     Outcome,
+    Plan,
     Sighting,
     Source,
     Status,
@@ -21,6 +22,7 @@ Item = dict[str, Any]
 
 PK, SK, TTL = contracts.TABLE_PARTITION_KEY, contracts.TABLE_SORT_KEY, contracts.TABLE_TTL_ATTRIBUTE
 SEEN_SK = "SEEN"
+PLAN_SK = "PLAN"
 CLAIM_SK = "CLAIM"
 CONTROL_PK = "CONTROL"
 KILL_SWITCH_SK = "KILL_SWITCH"
@@ -171,3 +173,23 @@ def opt(item: Item, name: str) -> str | None:
 def opt_time(item: Item, name: str) -> datetime | None:
     value = opt(item, name)
     return None if value is None else parse_time(value)
+
+
+def plan_item(plan: Plan) -> Item:
+    """A plan awaiting approval (its tokens, at most a few thousand: well under 400 KB)."""
+    return {
+        **key(f"PLAN#{plan.plan_id}", PLAN_SK),
+        "source": {"S": plan.source.value},
+        "tokens": {"L": [{"S": t} for t in plan.tokens]},
+        "created_at": {"S": iso(plan.created_at)},
+        TTL: {"N": str(int((plan.created_at + REQUEST_LIFETIME).timestamp()))},
+    }
+
+
+def plan_from_item(item: Item) -> Plan:
+    return Plan(
+        plan_id=item[PK]["S"].removeprefix("PLAN#"),
+        source=Source(item["source"]["S"]),
+        tokens=tuple(t["S"] for t in item.get("tokens", {}).get("L", [])),
+        created_at=parse_time(item["created_at"]["S"]),
+    )

@@ -22,6 +22,7 @@ from reaper.adapters.audit_items import (
     CONTROL_PK,
     KILL_SWITCH_SK,
     PK,
+    PLAN_SK,
     REQUEST_LIFETIME,
     SEEN_SK,
     TTL,
@@ -33,6 +34,8 @@ from reaper.adapters.audit_items import (
     key,
     opt,
     opt_time,
+    plan_from_item,
+    plan_item,
     sighting_from_item,
     sighting_item,
 )
@@ -40,6 +43,7 @@ from reaper.errors import StoreError
 from reaper.models import (
     Decision,
     KillSwitch,
+    Plan,
     Sighting,
     Source,
 )
@@ -198,6 +202,19 @@ class AuditTable:
             set_by=opt(item, "set_by"),
             set_at=opt_time(item, "set_at"),
         )
+
+    def save_plan(self, plan: Plan) -> None:
+        self._call(self._client.put_item, TableName=self._table, Item=plan_item(plan))
+
+    def load_plan(self, plan_id: str) -> Plan | None:
+        response = self._call(
+            self._client.get_item,
+            TableName=self._table,
+            Key=key(f"PLAN#{plan_id}", PLAN_SK),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return plan_from_item(item) if item else None
 
     def set_kill_switch(self, engaged: bool, reason: str, set_by: str, now: datetime) -> None:
         self._call(
