@@ -216,6 +216,8 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ContextKey("hookThresholdMinutes", "hook_threshold_minutes", ReaperConfig),
     ContextKey("verifyLeftovers", "verify_leftovers", ReaperConfig, Kind.STRINGS),
     ContextKey("emitEvents", "emit_events", ReaperConfig),
+    ContextKey("requireApproval", "require_approval", ReaperConfig),
+    ContextKey("approvalExpiryHours", "approval_expiry_hours", ReaperConfig),
 )
 
 

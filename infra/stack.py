@@ -62,6 +62,13 @@ class ReaperStack(Stack):
             timeout=timeout,
             alarm_email=settings.alarm_email,
         )
+        if reaper_config.require_approval:
+            # Plans awaiting approval are told on the alarm topic (its subscribers are the
+            # people who look after the reaper); the function may publish there, nothing else.
+            self.reaper.function.add_environment(
+                contracts.ENV_APPROVAL_TOPIC_ARN, self.monitoring.topic.topic_arn
+            )
+            self.monitoring.topic.grant_publish(self.reaper.role)
         self.chat = (
             ReaperChat(
                 self,

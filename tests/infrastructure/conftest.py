@@ -59,7 +59,7 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-# The options cdk.json leaves off, all on: chat delivery and the leftovers check. One action
+# The options cdk.json leaves off, all on: chat delivery, the leftovers check, approvals. One action
 # with a wildcard, one without, to see how each is granted and acknowledged.
 SLACK_WORKSPACE_ID = "T0123ABCD"
 SLACK_CHANNEL_ID = "C0123ABCD"
@@ -68,6 +68,7 @@ WITH_OPTIONS: dict[str, Any] = {
     "slackWorkspaceId": SLACK_WORKSPACE_ID,
     "slackChannelId": SLACK_CHANNEL_ID,
     "verifyLeftovers": ",".join(VERIFY_LEFTOVERS),  # as `-c verifyLeftovers=a,b` gives it
+    "requireApproval": "true",
 }
 
 

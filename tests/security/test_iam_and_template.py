@@ -236,16 +236,23 @@ def test_verify_leftovers_grants_get_resource_and_exactly_the_listed_actions(
         if json.dumps(s, sort_keys=True) not in base
     ]
     # Then the role gains one statement: GetResource and the listed actions, nothing else
-    assert added == [
+    # (and, for requireApproval, also on in that synth, sns:Publish on the alarm topic only)
+    topic = {
+        "Ref": next(
+            k for k in synthesized_with_options.resources("AWS::SNS::Topic") if "Alarm" in k
+        )
+    }
+    assert sorted(added, key=lambda s: json.dumps(s, sort_keys=True)) == [
+        {"Action": "sns:Publish", "Effect": "Allow", "Resource": topic},
         {
             "Action": ["cloudformation:GetResource", "ec2:Describe*", "s3:GetBucketLocation"],
             "Effect": "Allow",
             "Resource": "*",
             "Sid": "VerifyLeftovers",
-        }
+        },
     ]
     # And the rest of the role is unchanged (nothing lost, nothing widened)
-    assert len(role_statements(synthesized_with_options)) == len(base) + 1
+    assert len(role_statements(synthesized_with_options)) == len(base) + 2
 
 
 def test_chat_delivery_adds_no_permission_to_any_role(
