@@ -5,10 +5,14 @@ created in moto's CloudFormation, so the audit table, queues and rules have the 
 template gives them. Real boto3 CreateResource/UpdateResource/DeleteResource calls start a mix
 of requests on an emulator clock that runs ten hours in the past and is then moved to the
 present; the real handler (``reaper.handler.lambda_handler``, environment read back from the
-deployed function) then gets a scheduled sweep, an SQS batch, a custom cancel event and a
-CloudTrail event, the last two put on moto's EventBridge and delivered by the stack's rules to
-the work queue. The report is read back from the audit table, the queues and the emulator, and
-compared with what the scenario expected: exit status 0 only if every check holds.
+deployed function) then gets a scheduled sweep, an SQS batch, a custom cancel event, a
+CloudTrail record of a call that started a request, and one of a deployment's call refused with
+ConcurrentOperationException (demo_unblock.py; the deployment's retry then goes through), the
+last three put on moto's EventBridge and delivered by the stack's rules to the work queue. A
+test rule on the default bus collects the reaper's own events (demo_readouts.py). The report
+is read back from the audit table, the queues and the emulator (leftovers, the hook a stale
+request waits on, the events received included) and compared with what the scenario expected
+(demo_checks.py): exit status 0 only if every check holds.
 
 Run: ``python -m reaper_local.demo [--log-level INFO]``.
 """
@@ -19,34 +23,44 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from ccapi_emulator import EmulatorConfig, EmulatorServer, Lifecycle, Snapshot
+from ccapi_emulator import EmulatorConfig, Lifecycle
 from reaper import contracts
 from reaper.explain import why
-from reaper.models import Decision, Outcome, Source
+from reaper.models import Outcome
 from rich.console import Console
 from rich.table import Table
 
+from reaper_local import demo_checks
+from reaper_local.demo_checks import Check, ReadBack
+from reaper_local.demo_readouts import EventTap, events_table, leftovers_table
+from reaper_local.demo_requests import (
+    ClockFollower,
+    scheduled_event,
+    start_requests,
+    started_record,
+)
 from reaper_local.demo_scenario import (
     BATCH_REASON,
+    CANCELLED_CREATE_LEAVES,
     CUSTOM_REASON,
     FORGOTTEN_TOKEN,
     HISTORY_SECONDS,
+    HOOKS,
     LIFECYCLES,
     MALFORMED_BODY,
     STACK_CONTEXT,
-    Planned,
     by_name,
     plan,
 )
+from reaper_local.demo_unblock import BlockedDeployment, Unblocking, story
 from reaper_local.localstack import LocalAccount
 from reaper_local.runner import LocalContext, SqsPoller
+
+__all__ = ["Check", "Demo", "ReadBack", "main"]
 
 CONSOLE_MIN_WIDTH = 130
 RECEIVE_ATTEMPTS = 20
@@ -65,128 +79,6 @@ class Timings:
         return time.monotonic() - self.started
 
 
-@dataclass(frozen=True)
-class ReadBack:
-    """What the account says after the run: audit items, queues, Cloud Control's state."""
-
-    decisions: dict[str, list[Decision]]  # by planned request name
-    invalid: list[Decision]
-    forgotten: list[Decision]
-    letters: list[dict[str, Any]]
-    delayed: int
-    snapshot: Snapshot
-
-
-@dataclass(frozen=True)
-class Check:
-    what: str
-    expected: str
-    actual: str
-
-    @property
-    def ok(self) -> bool:
-        return self.expected == self.actual
-
-
-class ClockFollower:
-    """Once the emulator's clock has caught up with the present, keep it on wall time, so a
-    cancel completes (1 s in CANCEL_IN_PROGRESS) while the reaper follows it."""
-
-    def __init__(self, server: EmulatorServer) -> None:
-        self._clock = server.backend.clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="clock-follower", daemon=True)
-
-    def catch_up(self) -> None:
-        behind = time.time() - self._clock.now()
-        if behind > 0:
-            self._clock.advance(behind)
-
-    def __enter__(self) -> ClockFollower:
-        self.catch_up()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            self.catch_up()
-
-
-# ---------------------------------------------------------------------- the account's requests
-def start_requests(cloudcontrol: Any, server: EmulatorServer, planned: list[Planned]) -> None:
-    """Real CreateResource/UpdateResource/DeleteResource calls, each at its time in the past."""
-    clock = server.backend.clock
-    start = clock.now()
-    names = by_name(planned)
-    for request in sorted(planned, key=lambda p: p.start_offset):
-        due = start + request.start_offset
-        if due > clock.now():
-            clock.advance(due - clock.now())
-        if request.operation == "CREATE":
-            event = cloudcontrol.create_resource(
-                TypeName=request.type_name, DesiredState=json.dumps(request.desired_state)
-            )["ProgressEvent"]
-        elif request.operation == "UPDATE":
-            request.identifier = names["bucket"].identifier
-            event = cloudcontrol.update_resource(
-                TypeName=request.type_name,
-                Identifier=request.identifier,
-                PatchDocument=json.dumps(
-                    [{"op": "add", "path": "/Tags", "value": [{"Key": "team", "Value": "demo"}]}]
-                ),
-            )["ProgressEvent"]
-        else:
-            event = cloudcontrol.delete_resource(
-                TypeName=request.type_name, Identifier=request.identifier
-            )["ProgressEvent"]
-        request.token = event["RequestToken"]
-        request.identifier = event.get("Identifier") or request.identifier
-
-
-# ---------------------------------------------------------------------- events
-def scheduled_event(account_id: str, region: str, rule: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": contracts.SCHEDULE_DETAIL_TYPE,
-        "source": contracts.SCHEDULE_EVENT_SOURCE,
-        "account": account_id,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": region,
-        "resources": [f"arn:aws:events:{region}:{account_id}:rule/{rule}"],
-        "detail": {},
-    }
-
-
-def cloudtrail_detail(request: Planned, region: str) -> dict[str, Any]:
-    """What CloudTrail records for a CreateResource call (shape not verified: facts.md)."""
-    return {
-        "eventVersion": "1.09",
-        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eventSource": contracts.CLOUDTRAIL_API_EVENT_SOURCE,
-        "eventName": "CreateResource",
-        "awsRegion": region,
-        "requestParameters": {
-            "typeName": request.type_name,
-            "desiredState": "HIDDEN_DUE_TO_SECURITY_REASONS",
-        },
-        "responseElements": {
-            "progressEvent": {
-                "typeName": request.type_name,
-                "requestToken": request.token,
-                "operation": request.operation,
-                "operationStatus": "IN_PROGRESS",
-            }
-        },
-        "eventType": "AwsApiCall",
-        "managementEvent": True,
-    }
-
-
 # ---------------------------------------------------------------------- the demo
 class Demo:
     def __init__(self, console: Console, log_level: str) -> None:
@@ -194,8 +86,9 @@ class Demo:
         self.log_level = log_level
         self.timings = Timings()
         self.planned = plan()
-        self.notes: list[str] = []
         self.sweep_result: dict[str, Any] = {}
+        self.unblocking = Unblocking()
+        self.tap: EventTap | None = None
 
     def step(self, text: str) -> None:
         self.console.print(f"[bold cyan]▶[/] {text}")
@@ -208,6 +101,8 @@ class Demo:
             cancel_complete_after_seconds=1.0,
             default_lifecycle=Lifecycle.succeed(30),
             lifecycles=LIFECYCLES,
+            hooks=HOOKS,
+            cancelled_create_leaves=CANCELLED_CREATE_LEAVES,
         )
         with LocalAccount(config) as account:
             self.step(
@@ -240,8 +135,19 @@ class Demo:
                 f"dry_run={reaper_config['dry_run']}, "
                 f"max_cancellations_per_run={reaper_config['max_cancellations_per_run']}, "
                 f"exclude_types={reaper_config['exclude_types']}, default threshold "
-                f"{reaper_config['default_threshold_minutes']} min, AWS::RDS::* 1440 min"
+                f"{reaper_config['default_threshold_minutes']} min, AWS::RDS::* 1440 min, "
+                f"blocking_threshold_minutes={reaper_config['blocking_threshold_minutes']}, "
+                f"hooks_in_progress={reaper_config['hooks_in_progress']}, "
+                f"verify_leftovers={reaper_config['verify_leftovers']}"
             )
+            self.console.print(
+                "  emulator: hooks "
+                + ", ".join(f"{glob} {spec.status} for good" for glob, spec in HOOKS.items())
+                + f"; cancelled_create_leaves {CANCELLED_CREATE_LEAVES}"
+            )
+            self.tap = EventTap(account.client("events"), account.client("sqs"))
+            pattern = self.tap.install()
+            self.console.print(f"  test rule on the default bus: {pattern} → an SQS queue")
 
             since = time.monotonic()
             self.step("Starting Cloud Control requests with boto3 (10 h ago up to 20 min ago)")
@@ -251,7 +157,7 @@ class Demo:
                 self.timings.mark("reaper", since)
                 return self.report(account, stack.outputs)
 
-    # ------------------------------------------------------------------ the four inputs
+    # ------------------------------------------------------------------ the five inputs
     def feed_the_handler(self, account: LocalAccount, outputs: dict[str, str]) -> None:
         from reaper.handler import lambda_handler  # noqa: PLC0415 - after the env is set
 
@@ -302,14 +208,21 @@ class Demo:
             "4. CloudTrail event (PutEvents → CloudTrailRule → work queue → function; in AWS "
             "CloudTrail emits it: PutEvents refuses sources starting with 'aws.', moto does not)"
         )
-        trail = cloudtrail_detail(names["logs-young"], account.region)
-        self.put_and_poll(
-            events,
-            poller,
-            contracts.CLOUDTRAIL_EVENT_SOURCE,
-            contracts.CLOUDTRAIL_DETAIL_TYPE,
-            trail,
+        trail = started_record(names["logs-young"], account.region)
+        self.put_and_poll(events, poller, trail["source"], trail["detail-type"], trail["detail"])
+
+        self.step(
+            "5. A deployment blocked by a stuck request (ConcurrentOperationException → "
+            "CloudTrail record → ConflictRule → work queue → function)"
         )
+        deployment = BlockedDeployment(
+            self.console, account.client("cloudcontrol"), account.emulator
+        )
+        self.unblocking = deployment.result
+        blocker = names["role-update"]
+        record = deployment.refused_record(blocker)
+        self.put_and_poll(events, poller, record["source"], record["detail-type"], record["detail"])
+        deployment.retry(blocker)
 
     def put_and_poll(
         self, events: Any, poller: SqsPoller, source: str, detail_type: str, detail: Any
@@ -359,9 +272,12 @@ class Demo:
                 )["Attributes"]["ApproximateNumberOfMessagesDelayed"]
             ),
             snapshot=account.emulator.backend.snapshot(),
+            told=self.tap.drain() if self.tap else [],
+            unblocking=self.unblocking,
         )
         self.render_decisions(back)
         self.render_dead_letters(back.letters)
+        self.render_features(back, account.client("cloudcontrol"))
         checks = self.checks(back)
         self.render_checks(checks)
         failed = [c for c in checks if not c.ok]
@@ -426,6 +342,20 @@ class Demo:
             )
         self.console.print(table)
 
+    def render_features(self, back: ReadBack, cloudcontrol: Any) -> None:
+        """The blocked deployment's story, the leftovers, the reaper's events."""
+        blocker = by_name(self.planned)["role-update"]
+        decision = next(iter(back.decisions["role-update"]), None)
+        self.console.print("[bold]The blocked deployment, as it happened[/]")
+        for n, line in enumerate(story(blocker, decision, back.unblocking), 1):
+            self.console.print(f"  {n}. {line}")
+        decisions = [d for ds in back.decisions.values() for d in ds]
+        table, summary = leftovers_table(decisions, cloudcontrol)
+        self.console.print(table)
+        self.console.print(summary)
+        names = {p.token: p.name for p in self.planned}
+        self.console.print(events_table(back.told, names))
+
     def render_checks(self, checks: list[Check]) -> None:
         table = Table(title="Checks: expected vs what the account says", title_justify="left")
         for column in ("", "check", "expected", "actual"):
@@ -436,61 +366,7 @@ class Demo:
         self.console.print(table)
 
     def checks(self, back: ReadBack) -> list[Check]:
-        checks: list[Check] = []
-        for p in self.planned:
-            expected = ", ".join(sorted(f"{s.value}:{o.value}" for s, o in p.expected))
-            checks.append(Check(f"audit of {p.name}", expected, pairs(back.decisions[p.name])))
-            request = back.snapshot.requests.get(p.token)
-            status = request.status if request else "gone"
-            checks.append(Check(f"Cloud Control status of {p.name}", p.final_status, status))
-        checks.append(
-            Check(
-                "audit of the forgotten token",
-                "sqs:not_found",
-                pairs(back.forgotten),
-            )
-        )
-        checks.append(
-            Check(
-                "audit of the malformed message",
-                "sqs:invalid",
-                pairs(back.invalid),
-            )
-        )
-        expected_cancelled = sorted(p.token for p in self.planned if p.cancelled)
-        checks.append(
-            Check(
-                "requests Cloud Control cancelled (tokens)",
-                ", ".join(t[:8] for t in expected_cancelled),
-                ", ".join(t[:8] for t in sorted(back.snapshot.cancelled)),
-            )
-        )
-        checks.append(
-            Check(
-                "dead letters",
-                "InvalidToken (original kept)",
-                ", ".join(
-                    f"{letter['error']['code']}"
-                    + (" (original kept)" if letter["original"] == MALFORMED_BODY else "")
-                    for letter in back.letters
-                ),
-            )
-        )
-        checks.append(Check("re-checks waiting in the work queue", "1", str(back.delayed)))
-        stale = sum(1 for p in self.planned if any(s is Source.SWEEP for s, _ in p.expected))
-        checks.append(
-            Check(
-                "sweep: stale requests decided (cap 3)",
-                str(stale),
-                str(self.sweep_result.get("decided")),
-            )
-        )
-        return checks
-
-
-def pairs(decisions: list[Decision]) -> str:
-    """``source:outcome`` of each decision, sorted: what the checks compare."""
-    return ", ".join(sorted(f"{d.source.value}:{d.outcome.value}" for d in decisions))
+        return demo_checks.checks(self.planned, back, self.sweep_result)
 
 
 def peek(sqs: Any, queue_url: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccapi_emulator import Lifecycle
+from ccapi_emulator.hooks import HookSpec
 from reaper.models import Outcome, Source
 
 HOUR = 3600
@@ -18,7 +19,11 @@ HOUR = 3600
 # moved to the present, and the reaper (on the real clock) sees them that old.
 HISTORY_SECONDS = 10 * HOUR
 YOUNG_AGE_SECONDS = 20 * 60
-CAP = 3
+# The request blocking the deployment is this old: under the usual threshold (the sweep leaves
+# it), over the blocking threshold (a refused call's record gets it cancelled).
+BLOCKER_AGE_SECONDS = 2 * HOUR
+BLOCKING_THRESHOLD_MINUTES = 60
+CAP = 4
 
 LIFECYCLES: dict[str, Lifecycle] = {
     "AWS::S3::Bucket": Lifecycle.succeed(30),
@@ -26,7 +31,19 @@ LIFECYCLES: dict[str, Lifecycle] = {
     "AWS::Lambda::Function": Lifecycle.stuck("PENDING"),
     "AWS::RDS::DBInstance": Lifecycle.stuck("IN_PROGRESS"),
     "AWS::DynamoDB::Table": Lifecycle.stuck("IN_PROGRESS"),
+    "AWS::SQS::Queue": Lifecycle.stuck("IN_PROGRESS"),
+    "AWS::ECS::Service": Lifecycle.stuck("IN_PROGRESS"),
 }
+# A CloudFormation Hook that never finishes on every ECS service request.
+HOOKS: dict[str, HookSpec] = {
+    "AWS::ECS::Service": HookSpec(status="HOOK_IN_PROGRESS", after_seconds=None),
+}
+# A cancelled log-group create leaves a half-made log group; other types leave nothing.
+CANCELLED_CREATE_LEAVES: dict[str, str] = {"AWS::Logs::LogGroup": "resource"}
+# Who the blocked deployment is (its CloudTrail record's principal and user agent).
+DEPLOYER_ARN = "arn:aws:sts::123456789012:assumed-role/deployer/ci-orders-api"
+DEPLOYER_AGENT = "terraform-provider-awscc/1.20"
+ROLE_NAME = "orders-api-role"
 
 # CDK context the demo's stack is synthesized with (cdk.json's, plus these).
 STACK_CONTEXT: dict[str, Any] = {
@@ -34,6 +51,8 @@ STACK_CONTEXT: dict[str, Any] = {
     "maxCancellationsPerRun": CAP,
     "excludeTypes": ["AWS::DynamoDB::*"],
     "cancelFollowSeconds": 20,
+    "blockingThresholdMinutes": BLOCKING_THRESHOLD_MINUTES,
+    "verifyLeftovers": ["logs:DescribeLogGroups", "sqs:GetQueueAttributes", "iam:GetRole"],
 }
 
 FORGOTTEN_TOKEN = "0b9f7d2e-5c41-4f0e-9a3b-forgotten0001"  # noqa: S105 - not a secret
@@ -56,6 +75,12 @@ class Planned:
     identifier: str = ""
     start_offset: float = 0.0  # seconds after the clock's start
     desired_state: dict[str, Any] = field(default_factory=dict)
+    # UPDATE: the planned request whose resource it updates.
+    target: str = ""
+    # Set for the request's type just before it starts (later ones of the type get it too).
+    lifecycle: Lifecycle | None = None
+    # What the function's leftover check must record after its cancel (verifyLeftovers).
+    leftover: str | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -63,8 +88,9 @@ class Planned:
 
 
 def plan() -> list[Planned]:
-    """In start order. The sweep lists newest first, so with a cap of 3 the oldest of the four
-    stale requests (logs-1) is the one deferred."""
+    """In start order. The sweep lists newest first, so with a cap of 4 the oldest of the five
+    stale requests it may cancel (logs-1) is the one deferred; the stale service waits on its
+    hook (no cap used), the role's update is too young for the sweep."""
     sweep, sqs, bus, trail = Source.SWEEP, Source.SQS, Source.EVENTBRIDGE, Source.CLOUDTRAIL
     return [
         Planned(
@@ -103,6 +129,7 @@ def plan() -> list[Planned]:
             "CANCEL_COMPLETE",
             start_offset=60,
             desired_state={"LogGroupName": "/demo/app-1"},
+            leftover="exists",
         ),
         Planned(
             "logs-2",
@@ -113,6 +140,7 @@ def plan() -> list[Planned]:
             "CANCEL_COMPLETE",
             start_offset=120,
             desired_state={"LogGroupName": "/demo/app-2"},
+            leftover="exists",
         ),
         Planned(
             "function-delete",
@@ -133,6 +161,7 @@ def plan() -> list[Planned]:
             "CANCEL_COMPLETE",
             start_offset=240,
             desired_state={"LogGroupName": "/demo/app-3"},
+            leftover="exists",
         ),
         Planned(
             "bucket-update",
@@ -142,6 +171,51 @@ def plan() -> list[Planned]:
             [(sqs, Outcome.TERMINAL)],
             "SUCCESS",
             start_offset=360,
+            target="bucket",
+        ),
+        Planned(
+            "role",
+            "AWS::IAM::Role",
+            "CREATE",
+            "healthy: the orders API's role, created",
+            [],
+            "SUCCESS",
+            start_offset=300,
+            desired_state={"RoleName": ROLE_NAME},
+        ),
+        Planned(
+            "queue",
+            "AWS::SQS::Queue",
+            "CREATE",
+            "stuck 10 h: cancelled by the sweep, leaves no queue behind",
+            [(sweep, Outcome.CANCEL_COMPLETE)],
+            "CANCEL_COMPLETE",
+            start_offset=420,
+            desired_state={"QueueName": "demo-jobs"},
+            leftover="gone",
+        ),
+        Planned(
+            "service-hooked",
+            "AWS::ECS::Service",
+            "CREATE",
+            "stuck 10 h, but its CloudFormation Hook still runs: left alone",
+            [(sweep, Outcome.NOT_STALE)],
+            "IN_PROGRESS",
+            start_offset=480,
+            desired_state={"ServiceName": "demo-orders-svc"},
+        ),
+        Planned(
+            "role-update",
+            "AWS::IAM::Role",
+            "UPDATE",
+            "stuck 2 h, blocks a deployment: cancelled through the refused call's CloudTrail "
+            "record",
+            [(trail, Outcome.CANCEL_COMPLETE)],
+            "CANCEL_COMPLETE",
+            start_offset=HISTORY_SECONDS - BLOCKER_AGE_SECONDS,
+            target="role",
+            lifecycle=Lifecycle.stuck("IN_PROGRESS"),
+            leftover="exists",
         ),
         Planned(
             "logs-young",

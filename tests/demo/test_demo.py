@@ -38,14 +38,31 @@ def test_the_demo_runs_end_to_end_and_its_report_holds():
         "Cancelled (read back from the audit table)",
         "Left alone, and why (audit table)",
         "Dead-letter queue (read back, left in place)",
+        "The blocked deployment, as it happened",
+        "Leftovers: what `cc-reaper leftovers` would show",
+        "Events received by a test rule on the default bus",
         "Checks: expected vs what the account says",
     ):
         assert heading in out
     assert "CloudControlReaper: CREATE_COMPLETE" in out
     assert (
-        "handler returned {'listed': 7, 'decided': 4, 'handedOff': 0, 'stoppedEarly': False}" in out
+        "handler returned {'listed': 10, 'decided': 6, 'handedOff': 0, 'stoppedEarly': False}"
+        in out
     )
-    assert "InvalidToken" in out and "deferred_cap" in out and "excluded by config" in out
+    assert "InvalidToken" in out and "deferred_cap" in out and "excluded by excludeTypes" in out
+    # 1. The blocked deployment: refused, unblocked through its CloudTrail record, retried.
+    assert "ConcurrentOperationException: Concurrent operation found for resource" in out
+    assert "ConflictRule → work queue → function: cancel_complete" in out
+    assert "blocked_call: UpdateResource by arn:aws:sts::" in out
+    assert re.search(r"the deployment's retry \w{8} → SUCCESS", out)
+    # 2. What the cancels left behind, as the function checked it.
+    assert re.search(
+        r"\d+ cancelled request\(s\): [1-9]\d* resource\(s\) exist, [1-9]\d* gone", out
+    )
+    # 3. The stale request whose hook still runs, left alone.
+    assert "hook HOOK_IN_PROGRESS: waiting until age" in out
+    # 4. The reaper's events, as a rule on the default bus received them.
+    assert "Resource Request Cancelled" in out
     assert "✗" not in out
     assert re.search(r"All \d+ checks hold", out)
     assert re.search(r"Took \d+\.\d s", out)  # the report says how long, whatever it was
