@@ -17,7 +17,6 @@ from reaper.models import (
     Delivery,
     Outcome,
     RequestStatus,
-    Source,
     Status,
 )
 from reaper.observability import logger
@@ -28,6 +27,7 @@ from reaper.run_state import (
     failed,
     is_interrupted,
     owner_of,
+    parse_owner,
 )
 from reaper.sizing import LONGEST_INVOCATION
 
@@ -128,12 +128,8 @@ class Canceller:
     def _unrecorded_cancel_of(self, owner: str, token: str) -> Decision | None:
         """The decision ``owner`` wrote ahead of (or lost the answer of) a cancel of this
         token and never replaced, if any. Raises StoreError."""
-        source, _, delivery_id = owner.partition("#")
-        try:
-            known = Source(source)
-        except ValueError:
-            return None
-        found = self._run.ports.audit.find_decision(token, known, delivery_id)
+        key = parse_owner(owner)
+        found = self._run.ports.audit.find_decision(token, *key) if key else None
         return found if is_interrupted(found) else None
 
     def _claim_time(self) -> timedelta:

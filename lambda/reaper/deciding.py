@@ -4,9 +4,9 @@ with the decisions (follow, record, retry, dead-letter) is the service's and the
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from reaper.cancelling import Canceller, outcome_of
+from reaper.cancelling import Canceller
 from reaper.errors import CloudControlError, DeadlineNear, QueueError, RequestNotFound, StoreError
 from reaper.gate import Gate
 from reaper.models import (
@@ -19,13 +19,13 @@ from reaper.models import (
     RequestStatus,
     Sighting,
     Source,
-    Status,
 )
 from reaper.observability import logger
 from reaper.parsing import CallWithoutToken
 from reaper.policy import Assessment, assess
-from reaper.ports import AuditStore, WorkMessage
-from reaper.run_state import RunState, failed, is_interrupted, owner_of
+from reaper.ports import WorkMessage
+from reaper.reconciling import settle_interrupted
+from reaper.run_state import RunState, failed, is_interrupted
 from reaper.sizing import MAX_WATCH_DELAY_SECONDS
 
 # Deliveries that are a person's decision to cancel (requireApproval asks no one else).
@@ -142,23 +142,6 @@ class TokenDecider:
         for page in self._cc.list_requests(ACTIVE_STATUSES):
             matches += [r.token for r in page if _matches(r, call)]
         return matches
-
-
-def settle_interrupted(
-    decision: Decision, status: Status, audit: AuditStore, now: datetime
-) -> Decision:
-    """What a decision written ahead of a cancel (or whose cancel's answer was lost) ended
-    as, now that the request reads ``status`` (not active). The cancel was this delivery's
-    only if no other delivery claimed the token since. Raises StoreError."""
-    ended = decision.but(error_code=None, error_message=None, decided_at=now)
-    holder = audit.claim_owner(decision.token)
-    if holder is not None and holder != owner_of(decision.source, decision.delivery_id):
-        return ended.but(
-            outcome=Outcome.TERMINAL,
-            status_after=status,
-            why=f"{status.value}: the request was claimed since by {holder}",
-        )
-    return outcome_of(ended, status)
 
 
 def _on(request: RequestStatus, type_name: str, identifier: str) -> bool:

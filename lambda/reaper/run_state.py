@@ -147,6 +147,15 @@ def owner_of(source: Source, delivery_id: str) -> str:
     return f"{source.value}#{delivery_id}"
 
 
+def parse_owner(owner: str) -> tuple[Source, str] | None:
+    """The delivery (source, id) a claim owner names; None if it is not one of ours."""
+    source, _, delivery_id = owner.partition("#")
+    try:
+        return Source(source), delivery_id
+    except ValueError:
+        return None
+
+
 def failed(decision: Decision, error: ReaperError) -> Decision:
     return decision.but(
         outcome=Outcome.FAILED, error_code=error.code, error_message=clip(error.message)

@@ -45,8 +45,10 @@ MAX_WATCH_DELAY_SECONDS: Final = 900
 # cancel and still unreplaced after it (plus a minute) has no live invocation behind it.
 LONGEST_INVOCATION: Final = timedelta(minutes=15)
 RECONCILE_AFTER: Final = LONGEST_INVOCATION + timedelta(minutes=1)
-# Interrupted write-aheads a sweep reconciles (a Get each) before it lists.
-RECONCILE_MAX: Final = 100
+# Write-aheads a sweep reconciles at most (read from the index), and of those, how many it
+# may read with a Get (the others are settled from the cancel listings, or decide themselves).
+RECONCILE_SCAN: Final = 5000
+RECONCILE_GETS: Final = 100
 
 # ---------------------------------------------------------------- message sizes
 HANDOFF_BATCH: Final = 100

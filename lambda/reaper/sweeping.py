@@ -15,8 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from reaper.cancelling import Cancelled, Canceller
-from reaper.deciding import settle_interrupted
-from reaper.errors import CloudControlError, QueueError, ReaperError, RequestNotFound, StoreError
+from reaper.errors import CloudControlError, QueueError, RequestNotFound, StoreError
 from reaper.following import Follower
 from reaper.gate import Gate
 from reaper.ledger import Ledger, dump
@@ -34,8 +33,9 @@ from reaper.models import (
 from reaper.observability import logger, span
 from reaper.policy import assess
 from reaper.ports import WorkMessage
+from reaper.reconciling import Reconciler
 from reaper.run_state import CLAIMED_ELSEWHERE, Chosen, RunState, failed
-from reaper.sizing import HANDOFF_BATCH, RECONCILE_AFTER, RECONCILE_MAX, chunk_for
+from reaper.sizing import HANDOFF_BATCH, chunk_for
 
 NOT_SENT = "CancelNotSent"
 
@@ -58,6 +58,8 @@ class _Plan:
     unsighted: dict[str, Sighting] = field(default_factory=dict)
     listed: int = 0
     stopped_early: bool = False
+    # Every token listed PENDING/IN_PROGRESS (reconciling leaves those to decide themselves).
+    active: set[str] = field(default_factory=set)
 
 
 class Sweep:
@@ -76,6 +78,7 @@ class Sweep:
         self._ledger = ledger
         self._canceller = canceller
         self._follower = follower
+        self._reconciler = Reconciler(run, ledger)
         self._workers = workers
         self._delivery = Delivery(Source.SWEEP, run.request_id)
         rate = run.config.calls_per_second_per_invocation
@@ -87,8 +90,8 @@ class Sweep:
         handoff: list[RequestStatus] = []
         with span("sweep"), ThreadPoolExecutor(self._workers, thread_name_prefix="cancel") as pool:
             steps: list[Callable[[], None]] = [
-                lambda: self._reconcile(pool),
                 lambda: self._list(plan),
+                lambda: self._reconciler.reconcile(pool, plan.active),
                 lambda: handoff.extend(self._cancel(plan, pool)),
             ]
             errors = [_run_step(step) for step in steps]
@@ -117,45 +120,11 @@ class Sweep:
         )
 
     # ------------------------------------------------------------------ steps
-    def _reconcile(self, pool: ThreadPoolExecutor) -> None:
-        """Decisions written ahead of a cancel by an invocation that ended before recording
-        the outcome: read each request and record what happened (replacing the write-ahead)."""
-        before = self._run.ports.clock.now() - RECONCILE_AFTER
-        left = self._run.ports.audit.interrupted(before, RECONCILE_MAX)
-        if not left:
-            return
-        found = [d for d in pool.map(self._reconciled, left) if d is not None]
-        self._run.add("reconciled", len(found))
-        try:
-            self._ledger.record(found)
-        except StoreError as exc:  # they stay written ahead: the next sweep tries again
-            logger.warning("reconciled decisions not recorded", extra={"error": exc.message})
-
-    def _reconciled(self, decision: Decision) -> Decision | None:
-        why = f"reconciled by sweep {self._run.request_id}: its invocation ended unrecorded"
-        now = self._run.ports.clock.now()
-        ended = decision.but(error_code=None, error_message=None, decided_at=now, why=why)
-        try:
-            status = self._run.ports.cloud_control.get_status(decision.token).status
-        except RequestNotFound:
-            return ended.but(outcome=Outcome.NOT_FOUND)
-        except CloudControlError:
-            return None
-        if status in ACTIVE_STATUSES:
-            return failed(
-                ended,
-                ReaperError(NOT_SENT, "the invocation ended before its cancel; sweeps decide it"),
-            )
-        try:
-            settled = settle_interrupted(decision, status, self._run.ports.audit, now)
-        except StoreError:
-            return None  # stays written ahead: the next sweep tries again
-        return settled.but(why=settled.why or why)
-
     def _list(self, plan: _Plan) -> None:
         """Every PENDING/IN_PROGRESS page, assessed and gated as it comes; nothing cancelled."""
         for page in self._run.ports.cloud_control.list_requests(ACTIVE_STATUSES):
             plan.listed += len(page)
+            plan.active.update(r.token for r in page)
             self._plan_page(page, plan)
             if self._run.deadline.near():
                 plan.stopped_early = True

@@ -224,7 +224,6 @@ def test_a_failed_hand_off_dead_letters_the_tokens_it_could_not_hand_off():
         (Status.CANCEL_COMPLETE, Outcome.CANCEL_COMPLETE),
         (Status.CANCEL_IN_PROGRESS, Outcome.CANCELLED),
         (Status.SUCCESS, Outcome.TERMINAL),
-        (Status.IN_PROGRESS, Outcome.FAILED),
     ],
 )
 def test_the_next_sweep_reconciles_what_an_ended_invocation_wrote_ahead(status_now, expected):
@@ -233,8 +232,7 @@ def test_the_next_sweep_reconciles_what_an_ended_invocation_wrote_ahead(status_n
     real_cancel = world.cc.cancel
 
     def lambda_ends(t: str) -> RequestStatus:
-        if status_now is not Status.IN_PROGRESS:
-            real_cancel(t)
+        real_cancel(t)
         raise KeyboardInterrupt  # the invocation ends between the cancel and its record
 
     world.cc.cancel = lambda_ends  # type: ignore[method-assign]
@@ -250,6 +248,66 @@ def test_the_next_sweep_reconciles_what_an_ended_invocation_wrote_ahead(status_n
     reconciled = world.audit.decisions[(token, "sqs", "m1")]
     assert reconciled.outcome is expected and reconciled.error_code != INTERRUPTED
     assert run.report.reconciled == 1
+
+
+def test_a_write_ahead_whose_cancel_never_left_is_closed_once_a_sweep_has_cancelled_it():
+    world = World()
+    (token,) = stale(world, 1)
+    real_cancel = world.cc.cancel
+
+    def dies_before_cancelling(t: str) -> RequestStatus:
+        raise KeyboardInterrupt
+
+    world.cc.cancel = dies_before_cancelling  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        world.run("sqs-run").process_message(token, "m1")
+    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    world.clock.current += timedelta(minutes=17)
+    world.run("sweep-1").sweep()  # still active: the sweep cancels it under its own claim
+    assert world.audit.decisions[(token, "sweep", "sweep-1")].outcome is Outcome.CANCEL_COMPLETE
+    world.clock.current += timedelta(minutes=17)
+    world.run("sweep-2").sweep()  # and closes the write-ahead: that cancel was not its own
+    closed = world.audit.decisions[(token, "sqs", "m1")]
+    assert closed.outcome is Outcome.TERMINAL and "sweep#sweep-1" in (closed.why or "")
+
+
+def test_reconciling_settles_many_write_aheads_from_the_listings_not_a_get_each():
+    world = World(max_cancellations_per_run=1000)
+    tokens = stale(world, 150)
+    real_cancel = world.cc.cancel
+    landed = 0
+
+    def cancel_then_die_at_the_end(t: str) -> RequestStatus:
+        nonlocal landed
+        answer = real_cancel(t)
+        landed += 1
+        if landed == len(tokens):
+            raise KeyboardInterrupt  # every cancel landed; none of them recorded
+        return answer
+
+    world.cc.cancel = cancel_then_die_at_the_end  # type: ignore[method-assign]
+    world.audit.fail_record = None
+    real_record = world.audit.record
+
+    def write_aheads_only(decisions):
+        if all(d.error_code == INTERRUPTED for d in decisions):
+            real_record(decisions)
+        else:
+            raise KeyboardInterrupt  # the invocation ended before its final write
+
+    world.audit.record = write_aheads_only  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        world.run("sweep-a").sweep()
+    world.audit.record = real_record  # type: ignore[method-assign]
+    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    world.clock.current += timedelta(minutes=17)
+    gets = world.cc.calls["get"]
+    run = world.run("sweep-b")
+    run.sweep()
+    outcomes_a = {world.audit.decisions[(t, "sweep", "sweep-a")].outcome for t in tokens}
+    assert outcomes_a <= {Outcome.CANCELLED, Outcome.CANCEL_COMPLETE}
+    assert run.report.reconciled == len(tokens)
+    assert world.cc.calls["get"] == gets  # settled from the listings, not one Get each
 
 
 # ---------------------------------------------------------------- 8. a positional cursor
