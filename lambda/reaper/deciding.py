@@ -19,6 +19,7 @@ from reaper.models import (
     RequestStatus,
     Sighting,
     Source,
+    clip,
 )
 from reaper.observability import logger
 from reaper.parsing import CallWithoutToken
@@ -60,6 +61,26 @@ class TokenDecider:
             return None
         if settled is not None:
             return settled
+        decision = self._fresh(token, delivery, base, existing)
+        if (
+            existing is not None
+            and is_interrupted(existing)
+            and decision is not None
+            and decision.outcome is Outcome.FAILED
+            and not is_interrupted(decision)
+        ):
+            # Its earlier cancel may have landed: the marker stays (with this failure's word)
+            # until a read tells what happened, so that cancel is never lost.
+            note = clip(f"{decision.error_code}: {decision.error_message}")
+            return existing.but(
+                decided_at=base.decided_at, request_id=self._run.request_id, why=note
+            )
+        return decision
+
+    def _fresh(
+        self, token: str, delivery: Delivery, base: Decision, existing: Decision | None
+    ) -> Decision | None:
+        """The decision, read from Cloud Control and assessed, cancelling if stale."""
         try:
             # Persist the sighting before polling: it is the only age that never moves forward.
             seen_now = Sighting(base.decided_at, delivery.started_by, delivery.user_agent)
@@ -76,7 +97,7 @@ class TokenDecider:
             try:
                 return settle_interrupted(existing, request.status, self._audit, base.decided_at)
             except StoreError as exc:
-                return failed(existing, exc)
+                return failed(base, exc)
         now = self._run.ports.clock.now()
         blocking = delivery.mode is Mode.UNBLOCK
         assessment = assess(request, sighting.at, now, self._run.config, blocking=blocking)

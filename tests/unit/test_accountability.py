@@ -467,3 +467,30 @@ def test_a_cancel_whose_holder_died_unrecorded_is_recorded_by_whoever_takes_its_
     b = world.audit.decisions[(token, "sweep", "sweep-b")]
     assert a.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE)  # its own cancel
     assert b.outcome is Outcome.TERMINAL
+
+
+def test_a_redelivery_that_fails_keeps_the_write_ahead_so_its_cancel_is_never_lost():
+    world = World(max_receive_count=3)
+    (token,) = stale(world, 1)
+    real_cancel = world.cc.cancel
+
+    def lands_then_dies(t: str) -> RequestStatus:
+        real_cancel(t)
+        raise KeyboardInterrupt
+
+    world.cc.cancel = lands_then_dies  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        world.run("a").process_message(token, "m1", receive_count=1)
+    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    real_remember = world.audit.remember_first_seen
+    world.audit.remember_first_seen = lambda s: (_ for _ in ()).throw(  # type: ignore[method-assign]
+        StoreError("ProvisionedThroughputExceededException", "throttled")
+    )
+    with pytest.raises(RetryLater):
+        world.run("b").process_message(token, "m1", receive_count=2)
+    kept = world.audit.decisions[(token, "sqs", "m1")]
+    assert kept.error_code == INTERRUPTED and "throttled" in (kept.why or "")
+    world.audit.remember_first_seen = real_remember  # type: ignore[method-assign]
+    world.run("c").process_message(token, "m1", receive_count=3)
+    recorded = world.audit.decisions[(token, "sqs", "m1")]
+    assert recorded.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE)
