@@ -7,11 +7,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from reaper.cancelling import Canceller
-from reaper.errors import CloudControlError, DeadlineNear, QueueError, RequestNotFound, StoreError
+from reaper.errors import (
+    CloudControlError,
+    DeadlineNear,
+    QueueError,
+    ReaperError,
+    RequestNotFound,
+    StoreError,
+)
 from reaper.gate import Gate
 from reaper.models import (
     ACTIVE_STATUSES,
     CANCEL_STATUSES,
+    UNREAD,
     Decision,
     Delivery,
     Mode,
@@ -54,7 +62,7 @@ class TokenDecider:
         try:
             existing = self._audit.find_decision(token, delivery.source, delivery.delivery_id)
         except StoreError as exc:
-            return failed(base, exc)
+            return failed(base, ReaperError(UNREAD, f"{exc.code}: {exc.message}"))
         if existing is not None and existing.outcome is not Outcome.FAILED:
             self._run.add("duplicates")
             logger.info("already decided", extra={"token": token, "outcome": existing.outcome})

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from reaper import notices
 from reaper.errors import QueueError, ReaperError, StoreError
-from reaper.models import Decision, Mode, Outcome, Plan, Source, clip
+from reaper.models import UNREAD, Decision, Mode, Outcome, Plan, Source, clip
 from reaper.observability import logger
 from reaper.parsing import InvalidInput
 from reaper.ports import DeadLetter
@@ -157,6 +157,9 @@ class Ledger:
         self._run.count(d.outcome for d in decisions)
         for decision in decisions:
             _log(decision)
+        # A failure to read the delivery's earlier decision is never written: it might
+        # replace a write-ahead nobody has seen (it is retried or dead-lettered instead).
+        decisions = [d for d in decisions if d.error_code != UNREAD]
         recorded, unrecorded, error = self._in_parts(decisions, CHUNK_MAX)
         self._tell(recorded)
         self._ask_approval(recorded)

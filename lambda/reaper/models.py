@@ -16,6 +16,9 @@ INTERRUPTED = "Interrupted"
 # active: the cancel may yet land. Like a write-ahead, a redelivery, a replay or the next
 # sweep records what it finds.
 UNCONFIRMED = "CancelUnconfirmed"
+# The error code of a token whose delivery's earlier decision could not be read: it fails
+# (retried or dead-lettered) but is never written, lest it replace a write-ahead unseen.
+UNREAD = "DecisionUnread"
 # Decisions whose cancel may have reached Cloud Control with no outcome recorded for it.
 CANCEL_MAY_HAVE_LANDED = frozenset({INTERRUPTED, UNCONFIRMED})
 # Anything that reaches a log line or an audit item is cut to this many characters.

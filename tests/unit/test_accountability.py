@@ -494,3 +494,29 @@ def test_a_redelivery_that_fails_keeps_the_write_ahead_so_its_cancel_is_never_lo
     world.run("c").process_message(token, "m1", receive_count=3)
     recorded = world.audit.decisions[(token, "sqs", "m1")]
     assert recorded.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE)
+
+
+def test_a_delivery_that_cannot_read_its_earlier_decision_writes_nothing_over_it():
+    world = World(max_receive_count=3)
+    (token,) = stale(world, 1)
+    real_cancel = world.cc.cancel
+
+    def lands_then_dies(t: str) -> RequestStatus:
+        real_cancel(t)
+        raise KeyboardInterrupt
+
+    world.cc.cancel = lands_then_dies  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        world.run("a").process_message(token, "m1", receive_count=1)
+    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    real_find = world.audit.find_decision
+    world.audit.find_decision = lambda *a: (_ for _ in ()).throw(  # type: ignore[method-assign]
+        StoreError("ProvisionedThroughputExceededException", "throttled")
+    )
+    with pytest.raises(RetryLater):
+        world.run("b").process_message(token, "m1", receive_count=2)
+    assert world.audit.decisions[(token, "sqs", "m1")].error_code == INTERRUPTED  # untouched
+    world.audit.find_decision = real_find  # type: ignore[method-assign]
+    world.run("c").process_message(token, "m1", receive_count=3)
+    recorded = world.audit.decisions[(token, "sqs", "m1")]
+    assert recorded.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE)
