@@ -23,6 +23,7 @@ from ccapi_emulator import EmulatorConfig, EmulatorServer
 from moto.server import ThreadedMotoServer
 from reaper.clock import SystemClock
 from reaper_local.audit_schema import create_audit_table
+from reaper_local.faults.world import drain
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -118,19 +119,6 @@ class Stack:
                 plain = {k: next(iter(v.values())) for k, v in item.items()}
                 found.setdefault(plain["token"], plain)
         return found
-
-
-def drain(sqs: Any, url: str) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
-        if not batch:
-            return messages
-        messages.extend(batch)
-        for m in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
 def _json_or_text(body: str) -> Any:

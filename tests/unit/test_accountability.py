@@ -36,6 +36,20 @@ def replay(world: World, request_id: str = "replay") -> None:
         world.run(f"{request_id}-{n}").process_message(dead_letter_body(letter), f"redriven-{n}")
 
 
+def cancel_lands_then_invocation_dies(world: World, token: str) -> None:
+    """Message m1's first invocation: its cancel lands, then it ends before recording it."""
+    real_cancel = world.cc.cancel
+
+    def lands_then_dies(t: str) -> RequestStatus:
+        real_cancel(t)
+        raise KeyboardInterrupt
+
+    world.cc.cancel = lands_then_dies  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        world.run("a").process_message(token, "m1", receive_count=1)
+    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+
+
 # ---------------------------------------------------------------- 1. sweep tokens through SQS
 @pytest.mark.parametrize(
     ("status", "age", "expected"),
@@ -472,16 +486,7 @@ def test_a_cancel_whose_holder_died_unrecorded_is_recorded_by_whoever_takes_its_
 def test_a_redelivery_that_fails_keeps_the_write_ahead_so_its_cancel_is_never_lost():
     world = World(max_receive_count=3)
     (token,) = stale(world, 1)
-    real_cancel = world.cc.cancel
-
-    def lands_then_dies(t: str) -> RequestStatus:
-        real_cancel(t)
-        raise KeyboardInterrupt
-
-    world.cc.cancel = lands_then_dies  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        world.run("a").process_message(token, "m1", receive_count=1)
-    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    cancel_lands_then_invocation_dies(world, token)
     real_remember = world.audit.remember_first_seen
     world.audit.remember_first_seen = lambda s: (_ for _ in ()).throw(  # type: ignore[method-assign]
         StoreError("ProvisionedThroughputExceededException", "throttled")
@@ -499,16 +504,7 @@ def test_a_redelivery_that_fails_keeps_the_write_ahead_so_its_cancel_is_never_lo
 def test_a_delivery_that_cannot_read_its_earlier_decision_writes_nothing_over_it():
     world = World(max_receive_count=3)
     (token,) = stale(world, 1)
-    real_cancel = world.cc.cancel
-
-    def lands_then_dies(t: str) -> RequestStatus:
-        real_cancel(t)
-        raise KeyboardInterrupt
-
-    world.cc.cancel = lands_then_dies  # type: ignore[method-assign]
-    with pytest.raises(KeyboardInterrupt):
-        world.run("a").process_message(token, "m1", receive_count=1)
-    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    cancel_lands_then_invocation_dies(world, token)
     real_find = world.audit.find_decision
     world.audit.find_decision = lambda *a: (_ for _ in ()).throw(  # type: ignore[method-assign]
         StoreError("ProvisionedThroughputExceededException", "throttled")

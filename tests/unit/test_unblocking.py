@@ -171,6 +171,17 @@ def hooked(world: World, status: str, age: timedelta) -> str:
     return token
 
 
+def list_without_hook_status(world: World) -> None:
+    """Listings carry a HooksRequestToken but never the hook's status (only a Get does)."""
+    real_list = world.cc.list_requests
+
+    def listing(statuses):
+        for page in real_list(statuses):
+            yield [replace(r, hook_status=None) for r in page]
+
+    world.cc.list_requests = listing  # type: ignore[method-assign]
+
+
 def test_a_request_whose_hook_still_runs_is_left_alone_with_why():
     world = World()
     token = hooked(world, "HOOK_IN_PROGRESS", timedelta(hours=8))
@@ -199,13 +210,7 @@ def test_hooks_in_progress_wait_or_cancel(policy, age, cancelled):
 def test_a_sweep_reads_the_hook_status_of_a_stale_hooked_request_before_cancelling():
     world = World()
     token = hooked(world, "HOOK_IN_PROGRESS", timedelta(hours=8))
-    real_list = world.cc.list_requests
-
-    def listing_without_hook_status(statuses):
-        for page in real_list(statuses):
-            yield [replace(r, hook_status=None) for r in page]
-
-    world.cc.list_requests = listing_without_hook_status  # type: ignore[method-assign]
+    list_without_hook_status(world)
     world.run().sweep()
     assert world.cc.calls["get"] == 1 and world.cc.calls["cancel"] == 0
     assert world.cc.status_of(token) is Status.IN_PROGRESS
@@ -298,13 +303,7 @@ def test_leftovers_are_not_looked_for_unless_the_role_was_given_read_actions():
 def test_a_hooked_request_whose_hook_status_cannot_be_read_is_never_cancelled_blind():
     world = World()
     token = hooked(world, "HOOK_IN_PROGRESS", timedelta(hours=8))
-    real_list = world.cc.list_requests
-
-    def listing_without_hook_status(statuses):
-        for page in real_list(statuses):
-            yield [replace(r, hook_status=None) for r in page]
-
-    world.cc.list_requests = listing_without_hook_status  # type: ignore[method-assign]
+    list_without_hook_status(world)
     world.cc.errors[("get", token)] = CloudControlError("ThrottlingException", "slow down")
     world.run().sweep()
     assert world.cc.calls["cancel"] == 0
