@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from reaper.adapters import audit_table as audit_table_module
-from reaper.adapters.audit_table import UNPROCESSED_ATTEMPTS, AuditTable
+from reaper.adapters import audit_io as audit_table_module
+from reaper.adapters.audit_io import UNPROCESSED_ATTEMPTS
+from reaper.adapters.audit_table import AuditTable
 from reaper.errors import StoreError
 from reaper.models import Decision, Outcome, Sighting, Source, Status
 from reaper.run_state import interrupted

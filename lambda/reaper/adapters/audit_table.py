@@ -6,16 +6,15 @@ the cold path); items are mapped here, so the domain never sees DynamoDB's shape
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reaper import contracts
 from reaper.adapters._errors import code_and_message
+from reaper.adapters.audit_io import BATCH_GET_MAX, TableClient, store_error
 from reaper.adapters.audit_items import (
     CLAIM_SK,
     CLAIM_TTL,
@@ -39,7 +38,6 @@ from reaper.adapters.audit_items import (
     sighting_from_item,
     sighting_item,
 )
-from reaper.errors import StoreError
 from reaper.models import (
     Decision,
     KillSwitch,
@@ -47,24 +45,16 @@ from reaper.models import (
     Sighting,
     Source,
 )
-from reaper.sizing import AUDIT_WRITERS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-Row = TypeVar("Row")
 
-BATCH_GET_MAX = 100
-BATCH_WRITE_MAX = 25
-UNPROCESSED_ATTEMPTS = 8
-
-
-class AuditTable:
+class AuditTable(TableClient):
     """Implements the AuditStore port, and the queries the CLI reads the audit with."""
 
     def __init__(self, client: DynamoDBClient, table_name: str, retention_days: int = 90) -> None:
-        self._client = client
-        self._table = table_name
+        super().__init__(client, table_name)
         self._retention = timedelta(days=retention_days)
 
     # ------------------------------------------------------------------ first sightings
@@ -148,10 +138,10 @@ class AuditTable:
                 )
             except ClientError as exc:
                 if code_and_message(exc)[0] != "ConditionalCheckFailedException":
-                    raise _store_error(exc) from exc
+                    raise store_error(exc) from exc
                 continue
             except BotoCoreError as exc:
-                raise _store_error(exc) from exc
+                raise store_error(exc) from exc
             before = opt(response.get("Attributes") or {}, "owner")
             claimed[token] = before if before != owner else None
         return claimed
@@ -286,71 +276,3 @@ class AuditTable:
                 )
             )
             day += timedelta(days=1)
-
-    # ------------------------------------------------------------------ plumbing
-    def _query(self, **params: Any) -> Iterator[Item]:
-        params = {"TableName": self._table, **params}
-        while True:
-            response = self._call(self._client.query, **params)
-            yield from response.get("Items", [])
-            last = response.get("LastEvaluatedKey")
-            if not last:
-                return
-            params["ExclusiveStartKey"] = last
-
-    def _batch_get(self, keys: list[Item]) -> list[Item]:
-        items: list[Item] = []
-        request: dict[str, Any] = {
-            self._table: {
-                "Keys": keys,
-                "ProjectionExpression": f"{PK}, first_seen, started_by, user_agent",
-            }
-        }
-        for attempt in range(UNPROCESSED_ATTEMPTS):
-            response = self._call(self._client.batch_get_item, RequestItems=request)
-            items.extend(response.get("Responses", {}).get(self._table, []))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                return items
-            time.sleep(min(1.0, 0.05 * 2**attempt))
-        raise StoreError("UnprocessedKeys", "BatchGetItem left keys unprocessed after retries")
-
-    def _put_all(self, rows: Sequence[Row], to_item: Callable[[Row], Item]) -> None:
-        """Rows of distinct keys, 25 a BatchWriteItem, from up to ``WRITERS`` threads. Items
-        are built only when their call goes out, so a 10,000-decision sweep never holds all
-        of them at once. Raises the first StoreError (other calls may have been written)."""
-        chunks = [rows[i : i + BATCH_WRITE_MAX] for i in range(0, len(rows), BATCH_WRITE_MAX)]
-
-        def write(chunk: Sequence[Row]) -> None:
-            self._batch_write([{"PutRequest": {"Item": to_item(row)}} for row in chunk])
-
-        if len(chunks) == 1:
-            write(chunks[0])
-            return
-        with ThreadPoolExecutor(
-            min(AUDIT_WRITERS, len(chunks)), thread_name_prefix="audit"
-        ) as pool:
-            for done in pool.map(write, chunks):
-                del done
-
-    def _batch_write(self, puts: list[Item]) -> None:
-        """One BatchWriteItem, its unprocessed items retried with backoff."""
-        pending: dict[str, Any] = {self._table: puts}
-        for attempt in range(UNPROCESSED_ATTEMPTS):
-            response = self._call(self._client.batch_write_item, RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                return
-            time.sleep(min(1.0, 0.05 * 2**attempt))
-        raise StoreError("UnprocessedItems", "BatchWriteItem left items unprocessed after retries")
-
-    @staticmethod
-    def _call(method: Any, **params: Any) -> Any:
-        try:
-            return method(**params)
-        except (ClientError, BotoCoreError) as exc:
-            raise _store_error(exc) from exc
-
-
-def _store_error(error: ClientError | BotoCoreError) -> StoreError:
-    return StoreError(*code_and_message(error))
