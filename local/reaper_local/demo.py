@@ -12,7 +12,11 @@ last three put on moto's EventBridge and delivered by the stack's rules to the w
 test rule on the default bus collects the reaper's own events (demo_readouts.py). The report
 is read back from the audit table, the queues and the emulator (leftovers, the hook a stale
 request waits on, the events received included) and compared with what the scenario expected
-(demo_checks.py): exit status 0 only if every check holds.
+(demo_checks.py). Last, an operator runs the CLI as a user would (demo_operator.py: a
+subprocess pointed here by AWS_ENDPOINT_URL_<SERVICE>): `cc-reaper plan` over a few more stale
+requests, the approval (`cc-reaper apply --approved-by`), and `cc-reaper report`, whose HTML
+file's path is printed (``--report``, default cdk.out/demo-report.html). Exit status 0 only if
+every check holds.
 
 Run: ``python -m reaper_local.demo [--log-level INFO]``.
 """
@@ -25,6 +29,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ccapi_emulator import EmulatorConfig, Lifecycle
@@ -34,8 +39,9 @@ from reaper.models import Outcome
 from rich.console import Console
 from rich.table import Table
 
-from reaper_local import demo_checks
+from reaper_local import demo_checks, demo_operator
 from reaper_local.demo_checks import Check, ReadBack
+from reaper_local.demo_operator import Operated, Operator, cli_env
 from reaper_local.demo_readouts import EventTap, events_table, leftovers_table
 from reaper_local.demo_requests import (
     ClockFollower,
@@ -57,13 +63,15 @@ from reaper_local.demo_scenario import (
     plan,
 )
 from reaper_local.demo_unblock import BlockedDeployment, Unblocking, story
-from reaper_local.localstack import LocalAccount
+from reaper_local.localstack import REPO_ROOT, LocalAccount
 from reaper_local.runner import LocalContext, SqsPoller
 
 __all__ = ["Check", "Demo", "ReadBack", "main"]
 
 CONSOLE_MIN_WIDTH = 130
 RECEIVE_ATTEMPTS = 20
+# Where the operator's `cc-reaper report` goes (cdk.out/ is in .gitignore).
+DEFAULT_REPORT = REPO_ROOT / "cdk.out" / "demo-report.html"
 
 
 @dataclass
@@ -81,9 +89,14 @@ class Timings:
 
 # ---------------------------------------------------------------------- the demo
 class Demo:
-    def __init__(self, console: Console, log_level: str) -> None:
+    def __init__(
+        self, console: Console, log_level: str, report_path: Path = DEFAULT_REPORT
+    ) -> None:
         self.console = console
         self.log_level = log_level
+        self.report_path = report_path
+        self.stack_name = ""
+        self.function_env: dict[str, str] = {}
         self.timings = Timings()
         self.planned = plan()
         self.sweep_result: dict[str, Any] = {}
@@ -129,6 +142,7 @@ class Demo:
                 "POWERTOOLS_METRICS_DISABLED": "true" if self.log_level != "DEBUG" else "false",
             }
             os.environ.update(env)
+            self.stack_name, self.function_env = stack.stack_name, env
             reaper_config = json.loads(env[contracts.ENV_REAPER_CONFIG])
             self.console.print(
                 "  REAPER_CONFIG (from the template): "
@@ -278,7 +292,8 @@ class Demo:
         self.render_decisions(back)
         self.render_dead_letters(back.letters)
         self.render_features(back, account.client("cloudcontrol"))
-        checks = self.checks(back)
+        operated = self.operate(account, audit.by_token)
+        checks = self.checks(back) + demo_operator.checks(operated)
         self.render_checks(checks)
         failed = [c for c in checks if not c.ok]
         timing = ", ".join(f"{k} {v:.1f} s" for k, v in self.timings.marks.items())
@@ -298,6 +313,31 @@ class Demo:
             )
         self.console.print(f"Took {self.timings.total:.1f} s ({timing}).")
         return 1 if failed else 0
+
+    def operate(self, account: LocalAccount, by_token: Any) -> Operated:
+        """The operator's plan, approval and apply, and the HTML report, with the CLI."""
+        since = time.monotonic()
+        self.step(
+            "6. An operator with cc-reaper: plan (read-only), the approval (apply "
+            f"--approved-by {demo_operator.OPERATOR}), the HTML report (the CLI in a "
+            "subprocess, pointed here by AWS_ENDPOINT_URL_<SERVICE>)"
+        )
+        env = cli_env(
+            account.moto_endpoint,
+            account.emulator.endpoint_url,
+            account.region,
+            set(self.function_env),
+            self.console.width - 2,
+        )
+        operator = Operator(self.console, env, self.stack_name, account.workdir, self.report_path)
+        operated = operator.run(
+            account.emulator.backend,
+            account.client("cloudcontrol"),
+            self.function_env[contracts.ENV_REAPER_CONFIG],
+        )
+        operator.read_back(by_token, account.emulator.backend.snapshot())
+        self.timings.mark("operator (CLI)", since)
+        return operated
 
     def render_decisions(self, back: ReadBack) -> None:
         cancelled = Table(title="Cancelled (read back from the audit table)", title_justify="left")
@@ -390,11 +430,18 @@ def main(argv: list[str] | None = None) -> int:
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         help="the reaper's Powertools log level (its JSON logs go to stdout)",
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=DEFAULT_REPORT,
+        metavar="FILE.html",
+        help=f"where the operator's cc-reaper report goes (default {DEFAULT_REPORT})",
+    )
     args = parser.parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else CONSOLE_MIN_WIDTH)
     console.print("[bold]Cloud Control Request Reaper: local demo[/] (no network, no Docker)")
     try:
-        return Demo(console, args.log_level).run()
+        return Demo(console, args.log_level, args.report).run()
     except Exception as exc:  # the edge: one line, not a traceback
         console.print(f"[bold red]DEMO FAILED:[/] {type(exc).__name__}: {exc}")
         return 1
