@@ -23,9 +23,20 @@ LAMBDA_ASSET_EXCLUDES: Final = ("**/__pycache__", "**/*.pyc", "**/.mypy_cache", 
 LOG_LEVEL: Final = "INFO"
 FUNCTION_MEMORY_MB: Final = 512
 
+# The Python the function runs on, and the one its tests run on: the Makefile reads this line
+# to build the test venv, and tests/packaging/test_versions.py fails when they differ.
+PYTHON_VERSION: Final = "3.13"
+LAMBDA_RUNTIME: Final = f"python{PYTHON_VERSION}"
+LAMBDA_ARCHITECTURE: Final = "arm64"
+
 # Powertools for AWS Lambda (Python): AWS publishes the layer ARN as a public SSM parameter,
-# resolved by CloudFormation at deploy time (no Docker, no network at synth).
-POWERTOOLS_LAYER_PARAMETER: Final = "/aws/service/powertools/python/arm64/python3.14/latest"
+# resolved by CloudFormation at deploy time (no Docker, no network at synth). The versioned
+# parameter, not "latest": the layer is the Powertools the tests ran, requirements.txt's pin
+# (tests/packaging/test_versions.py keeps the two equal).
+POWERTOOLS_VERSION: Final = "3.37.0"
+POWERTOOLS_LAYER_PARAMETER: Final = (
+    f"/aws/service/powertools/python/{LAMBDA_ARCHITECTURE}/{LAMBDA_RUNTIME}/{POWERTOOLS_VERSION}"
+)
 
 # Queues.
 VISIBILITY_TIMEOUT_FACTOR: Final = 6  # visibility >= 6 x function timeout

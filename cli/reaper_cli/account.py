@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError
 from reaper import contracts
 from reaper.config import ReaperConfig
 from reaper.settings import Settings
@@ -84,6 +86,20 @@ def add_account_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
     )
 
 
+def region_name(flag: str | None, environ: Mapping[str, str] = os.environ) -> str | None:
+    """--region, else botocore's own choice, except that AWS_REGION counts too.
+
+    botocore reads AWS_DEFAULT_REGION and the profile's region but not AWS_REGION, which the
+    other SDKs, AWS CLI v2, CloudShell and Lambda set: without AWS_DEFAULT_REGION it is
+    used, ahead of the profile's region (environment before config file, as in the SDKs).
+    """
+    if flag:
+        return flag
+    if environ.get("AWS_DEFAULT_REGION"):
+        return None  # botocore reads it
+    return environ.get("AWS_REGION") or None
+
+
 def operator_name() -> str:
     """``user@host``: who ran the command, in reasons and ``blocked_call``."""
     return f"{getpass.getuser()}@{socket.gethostname()}"
@@ -101,11 +117,21 @@ class Account:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self._args = args
-        self.session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+        self.session = boto3.session.Session(
+            profile_name=args.profile, region_name=region_name(args.region)
+        )
 
     @cached_property
     def clients(self) -> AwsClients:
+        self.require_credentials()
         return build_clients(session=self.session)
+
+    def require_credentials(self) -> None:
+        """Fail before any work when there are none: the same one line for every command,
+        instead of a service step logging the adapter's wrapped error first. The session
+        caches what it resolves, so the clients made next do not look again."""
+        if self.session.get_credentials() is None:
+            raise NoCredentialsError
 
     def resources(self, *needs: Need) -> Resources:
         """Explicit flags first; the stack's outputs for whatever a command needs and lacks."""
@@ -133,6 +159,7 @@ class Account:
 
     def stack_outputs(self) -> dict[str, str]:
         name = self._args.stack_name
+        self.require_credentials()
         cloudformation: CloudFormationClient = self.session.client(
             "cloudformation", config=client_config()
         )

@@ -21,6 +21,7 @@ from reaper_cli.render import Output, decision_json, decisions_table
 HELP = "read decisions from the audit table (by --token, or --since/--until)"
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+PROGRESS_EVERY = 100  # decisions read between two updates of the progress line
 
 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
@@ -106,7 +107,14 @@ def run(args: argparse.Namespace, account: Account, output: Output) -> int:
         since, until = parse_time(args.since, now), parse_time(args.until, now)
         if since >= until:
             raise CliError(f"--since ({since:%Y-%m-%dT%H:%M}Z) must be before --until", USAGE)
-        decisions = list(audit.by_time(since, until))
+        # A week of sweeps is many pages of the by-time index: say how far the read is.
+        decisions = []
+        with output.spinner() as progress:
+            task = progress.add_task("reading the audit")
+            for decision in audit.by_time(since, until):
+                decisions.append(decision)
+                if len(decisions) % PROGRESS_EVERY == 0:
+                    progress.update(task, description=f"reading the audit: {len(decisions)}")
         window = f"{since:%Y-%m-%d %H:%M}Z to {until:%Y-%m-%d %H:%M}Z"
     if args.outcome:
         decisions = [d for d in decisions if d.outcome.value in args.outcome]

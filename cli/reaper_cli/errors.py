@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 
 USAGE = 2
 FAILURE = 1
@@ -26,3 +31,26 @@ def client_error_line(error: ClientError) -> str:
     if message.startswith("<"):
         message = f"HTTP {status} with an HTML page, not an AWS error (API not implemented?)"
     return f"{error.operation_name}: {details.get('Code', 'Unknown')}: {message[:300]}"
+
+
+CREDENTIALS_HINT = "use --profile, AWS_PROFILE or the usual environment variables"
+NO_CREDENTIALS = f"no AWS credentials: {CREDENTIALS_HINT}"
+NO_REGION = "no AWS Region: use --region, AWS_REGION or AWS_DEFAULT_REGION, or a profile's region"
+
+
+def aws_setup_line(error: BaseException) -> str | None:
+    """The one line for credentials or a Region missing, wherever botocore raised it: at a
+    client (describe_stacks) or inside an adapter, which wraps it in a domain error (``raise
+    StoreError(...) from exc``). None when the error is something else."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, NoCredentialsError):
+            return NO_CREDENTIALS
+        if isinstance(cause, PartialCredentialsError):
+            return f"incomplete AWS credentials ({cause}): {CREDENTIALS_HINT}"
+        if isinstance(cause, NoRegionError):
+            return NO_REGION
+        cause = cause.__cause__ or cause.__context__
+    return None

@@ -3,29 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import NoReturn
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from reaper.errors import ReaperError
 from reaper.observability import logger as reaper_logger
 
-from reaper_cli import audit, emulator, killswitch, leftovers, redrive, sweep, tokens, unblock
+from reaper_cli import (
+    apply,
+    approve,
+    audit,
+    emulator,
+    killswitch,
+    leftovers,
+    plan,
+    redrive,
+    report,
+    sweep,
+    tokens,
+    unblock,
+)
 from reaper_cli.account import Account, add_account_options
-from reaper_cli.errors import FAILURE, USAGE, CliError, client_error_line
-from reaper_cli.render import Output
+from reaper_cli.errors import FAILURE, USAGE, CliError, aws_setup_line, client_error_line
+from reaper_cli.render import Output, stdout_to_devnull
 
 Command = Callable[[argparse.Namespace, Account, Output], int]
 INTERRUPTED = 130
+# stdout's reader left early (`| head`): a shell's status for a writer stopped by SIGPIPE.
+READER_GONE = 141
+DISTRIBUTION = "cloudcontrol-request-reaper"
 
 EPILOG = """\
-AWS configuration is boto3's: --profile/AWS_PROFILE, --region/AWS_REGION, and endpoints from
-AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<SERVICE> (e.g. AWS_ENDPOINT_URL_CLOUDCONTROL for the
-emulator). Table and queues come from the stack's outputs unless given. docs/cli.md has examples.
+AWS configuration is boto3's: --profile/AWS_PROFILE, --region/AWS_DEFAULT_REGION/AWS_REGION,
+and endpoints from AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_<SERVICE> (e.g.
+AWS_ENDPOINT_URL_CLOUDCONTROL for the emulator). Table and queues come from the stack's outputs
+unless given. docs/cli.md has examples.
 """
 
 
@@ -45,8 +63,21 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_account_options(parser, top_level=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (sweep, tokens, unblock, audit, leftovers, redrive, killswitch):
+    for module in (
+        sweep,
+        plan,
+        apply,
+        approve,
+        tokens,
+        unblock,
+        audit,
+        leftovers,
+        redrive,
+        killswitch,
+        report,
+    ):
         module.register(commands)
     for sub in commands.choices.values():
         add_account_options(sub, top_level=False)
@@ -66,7 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         account = Account(args) if getattr(args, "needs_account", True) else None
         run: Command = args.run
         with reaper_logs_on_stderr(verbose=args.verbose):
-            return run(args, account, output)  # type: ignore[arg-type]
+            code = run(args, account, output)  # type: ignore[arg-type]
+        return READER_GONE if output.reader_gone else code
+    except BrokenPipeError:  # stdout and stderr both piped to a reader that left
+        stdout_to_devnull()
+        return READER_GONE
     except KeyboardInterrupt:
         return _fail("interrupted", INTERRUPTED)
     except CliError as exc:
@@ -76,17 +111,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
         )
         return _fail(f"invalid config: {problems}", USAGE)
-    except ReaperError as exc:
-        return _fail(f"{exc.code}: {exc.message}", FAILURE)
-    except NoCredentialsError:
-        return _fail(
-            "no AWS credentials: use --profile, AWS_PROFILE or the usual environment variables",
-            FAILURE,
-        )
+    except ReaperError as exc:  # an adapter's, maybe wrapping missing credentials
+        return _fail(aws_setup_line(exc) or f"{exc.code}: {exc.message}", FAILURE)
     except ClientError as exc:
         return _fail(client_error_line(exc), FAILURE)
     except BotoCoreError as exc:
-        return _fail(str(exc), FAILURE)
+        return _fail(aws_setup_line(exc) or str(exc), FAILURE)
+
+
+def package_version() -> str:
+    """The installed distribution's version ("unknown" when run from a bare source tree)."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 @contextmanager

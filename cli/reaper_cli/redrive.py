@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,31 +74,47 @@ def run(args: argparse.Namespace, account: Account, output: Output) -> int:
     sqs = account.clients.sqs
     source_arn = _attribute(sqs, found.dead_letter_queue_url, "QueueArn")
     before = int(_attribute(sqs, found.dead_letter_queue_url, "ApproximateNumberOfMessages"))
-    result: Moved | None = None
-    if args.method in ("auto", "move-task"):
-        # Tried once: a retried start could start a second task.
-        once = account.session.client(
-            "sqs", config=client_config().merge(Config(retries={"total_max_attempts": 1}))
-        )
-        destination_arn = _attribute(sqs, found.work_queue_url, "QueueArn")
-        try:
-            result = _move_task(once, source_arn, destination_arn, before, args)
-        except ClientError as exc:
-            if args.method == "move-task" or not unsupported(exc):
-                raise
-            note = (
-                f"this endpoint does not support StartMessageMoveTask ({client_error_line(exc)}): "
-                "moved the messages by receive, send, delete instead"
+    # Receive/send/delete takes a second per few batches; --wait polls every 2 s until done.
+    with output.spinner() as progress:
+        task = progress.add_task(f"moving {before} dead letter(s) to the work queue")
+
+        def show(moved: Moved) -> None:
+            progress.update(
+                task,
+                description=f"move task {moved.task_status or 'started'}: "
+                f"{moved.moved or 0} of {moved.messages_before} moved",
             )
-            output.note(f"[yellow]note:[/] {note}")
+
+        result: Moved | None = None
+        if args.method in ("auto", "move-task"):
+            # Tried once: a retried start could start a second task.
+            once = account.session.client(
+                "sqs", config=client_config().merge(Config(retries={"total_max_attempts": 1}))
+            )
+            destination_arn = _attribute(sqs, found.work_queue_url, "QueueArn")
+            try:
+                result = _move_task(once, source_arn, destination_arn, before, args, show=show)
+            except ClientError as exc:
+                if args.method == "move-task" or not unsupported(exc):
+                    raise
+                note = (
+                    "this endpoint does not support StartMessageMoveTask "
+                    f"({client_error_line(exc)}): moved the messages by receive, send, delete "
+                    "instead"
+                )
+                output.note(f"[yellow]note:[/] {note}")
+                result = _receive_send_delete(
+                    sqs,
+                    found.dead_letter_queue_url,
+                    found.work_queue_url,
+                    before,
+                    args.max_messages,
+                )
+                result.note = note
+        if result is None:
             result = _receive_send_delete(
                 sqs, found.dead_letter_queue_url, found.work_queue_url, before, args.max_messages
             )
-            result.note = note
-    if result is None:
-        result = _receive_send_delete(
-            sqs, found.dead_letter_queue_url, found.work_queue_url, before, args.max_messages
-        )
     if output.json:
         output.emit(
             {
@@ -142,7 +159,13 @@ def _attribute(sqs: SQSClient, url: str, name: str) -> str:
 
 
 def _move_task(
-    sqs: SQSClient, source_arn: str, destination_arn: str, before: int, args: argparse.Namespace
+    sqs: SQSClient,
+    source_arn: str,
+    destination_arn: str,
+    before: int,
+    args: argparse.Namespace,
+    *,
+    show: Callable[[Moved], None],
 ) -> Moved:
     params: dict[str, Any] = {"SourceArn": source_arn, "DestinationArn": destination_arn}
     if args.max_per_second:
@@ -159,6 +182,7 @@ def _move_task(
         result.moved = task.get("ApproximateNumberOfMessagesMoved")
         if result.task_status in TERMINAL_TASK_STATUSES:
             break
+        show(result)
         time.sleep(WAIT_POLL_SECONDS)
     return result
 

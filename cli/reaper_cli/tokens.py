@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reaper.errors import RequestNotFound
 from reaper.explain import duration
@@ -20,6 +21,11 @@ from reaper_cli.config_options import add_config_options, build_config
 from reaper_cli.errors import USAGE, CliError
 from reaper_cli.render import Output, decision_json, decisions_table
 from reaper_cli.safety import confirm_cancelling
+
+if TYPE_CHECKING:
+    from reaper.adapters.audit_table import AuditTable
+    from reaper.adapters.cloud_control import CloudControlAdapter
+    from reaper.config import ReaperConfig
 
 # The audit's source for everything an operator decides from the CLI (cancel, unblock).
 CLI_SOURCE = Source.CLI
@@ -56,10 +62,13 @@ def run_cancel(args: argparse.Namespace, account: Account, output: Output) -> in
     who = operator_name()
     reason = f"cc-reaper cancel by {who}" + (f": {args.reason}" if args.reason else "")
     delivery_id = f"cc-reaper-{uuid.uuid4()}"
-    decisions = reaper.run(delivery_id).decide_tokens(
-        TokenRequest(tokens=tokens, source=CLI_SOURCE, mode=Mode.CANCEL, reason=reason),
-        delivery_id,
-    )
+    with output.spinner() as progress:
+        # A cancel is followed until Cloud Control ends it: seconds, sometimes minutes.
+        progress.add_task(f"deciding {len(tokens)} token(s), following each cancel")
+        decisions = reaper.run(delivery_id).decide_tokens(
+            TokenRequest(tokens=tokens, source=CLI_SOURCE, mode=Mode.CANCEL, reason=reason),
+            delivery_id,
+        )
     if output.json:
         for decision in decisions:
             output.emit(decision_json(decision))
@@ -75,10 +84,31 @@ def run_status(args: argparse.Namespace, account: Account, output: Output) -> in
     settings = account.settings(config, Need.TABLE)
     cloud_control = build_cloud_control(settings, account.clients)
     audit = build_audit_table(settings, account.clients)
+    with output.spinner() as progress:
+        task = progress.add_task(f"reading {len(tokens)} token(s)", total=len(tokens))
+        rows = _status_rows(tokens, config, cloud_control, audit, lambda: progress.advance(task))
+    if output.json:
+        for row in rows:
+            output.emit(
+                {**row, "lastDecision": row["lastDecision"] and decision_json(row["lastDecision"])}
+            )
+    else:
+        output.out.print(_status_table(rows))
+    return 1 if any("error" in row for row in rows) else 0
+
+
+def _status_rows(
+    tokens: tuple[str, ...],
+    config: ReaperConfig,
+    cloud_control: CloudControlAdapter,
+    audit: AuditTable,
+    advance: Callable[[], None],
+) -> list[dict[str, Any]]:
     first_seen = audit.first_seen(list(tokens))
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for token in tokens:
+        advance()
         history = audit.by_token(token)
         sighting = first_seen.get(token)
         row: dict[str, Any] = {
@@ -109,14 +139,7 @@ def run_status(args: argparse.Namespace, account: Account, output: Output) -> in
             verdict=assessment.skip.value if assessment.skip else "stale",
         )
         rows.append(row)
-    if output.json:
-        for row in rows:
-            output.emit(
-                {**row, "lastDecision": row["lastDecision"] and decision_json(row["lastDecision"])}
-            )
-    else:
-        output.out.print(_status_table(rows))
-    return 1 if any("error" in row for row in rows) else 0
+    return rows
 
 
 def _last(history: list[Decision]) -> Decision | None:

@@ -76,7 +76,7 @@ def is_sqs_batch(event: Any) -> bool:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     wired = container()
     run = wired.reaper.run(context.aws_request_id, deadline_of(context))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import math
 import signal
@@ -22,12 +23,34 @@ from ccapi_emulator.hooks import HookSpec
 from ccapi_emulator.lifecycle import STATUSES, Lifecycle
 from ccapi_emulator.server import EmulatorServer
 
+MAX_PORT = 65535
+
 
 def _rate(text: str) -> float | None:
     """A rate in calls per second; 0 or 'none' turns the limit off."""
-    if text.lower() in ("none", "off", "0"):
+    if text.lower() in ("none", "off"):
         return None
-    return float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(
+            f"expected calls per second > 0, or 0, 'none' or 'off' for no limit, got {text!r}"
+        )
+    return value or None
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(
+            f"expected a port from 0 to {MAX_PORT} (0: any free port), got {text!r}"
+        )
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -96,14 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
-    add("--port", type=int, default=4567, help="port (0: any free port; default 4567)")
+    add("--port", type=_port, default=4567, help="port (0: any free port; default 4567)")
     add("--latency-ms", type=float, default=0.0, help="added to every API call")
     add("--rate", type=_rate, default=25.0, help="calls/s per operation family (0: no limit)")
     add("--account-rate", type=_rate, default=None, help="calls/s for all calls together")
     add("--burst-seconds", type=float, default=1.0, help="bucket size, in seconds of rate")
-    add("--throttle-probability", type=float, default=0.0)
-    add("--internal-failure-probability", type=float, default=0.0)
-    add("--concurrent-modification-probability", type=float, default=0.0)
+    add("--throttle-probability", type=_fraction, default=0.0, metavar="FRACTION")
+    add("--internal-failure-probability", type=_fraction, default=0.0, metavar="FRACTION")
+    add("--concurrent-modification-probability", type=_fraction, default=0.0, metavar="FRACTION")
     add("--cancel-complete-after", type=float, default=5.0, help="seconds in CANCEL_IN_PROGRESS")
     add(
         "--default-lifecycle",
@@ -229,7 +252,19 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    with EmulatorServer(args.host, args.port, config) as server:
+    server = EmulatorServer(args.host, args.port, config)
+    try:
+        server.start()
+    except OSError as error:  # the port is taken, or the host is not one of this machine's
+        if error.errno == errno.EADDRINUSE:
+            parser.error(
+                f"argument --port: {args.host}:{args.port} is in use by another process "
+                "(--port 0 picks a free port)"
+            )
+        parser.error(
+            f"argument --host: cannot listen on {args.host}:{args.port}: {error.strerror or error}"
+        )
+    try:
         if args.seed_stuck:
             server.backend.seed(
                 args.seed_stuck,
@@ -239,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"ccapi-emulator listening on {server.endpoint_url}", flush=True)
         stop.wait()
+    finally:
+        server.stop()
     return 0
 
 

@@ -44,6 +44,12 @@ TEMPLATE: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _pipe_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables as a pipe gets them: xdist's workers inherit COLUMNS=80, which the CLI honours."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def local() -> Iterator[LocalAccount]:
     # Manual clock at "now": the CLI's reaper reads the real clock; seeded ages are relative.

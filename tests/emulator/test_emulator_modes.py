@@ -442,11 +442,12 @@ def test_a_bad_mode_flag_is_one_line_and_exit_2(capsys, args, flag):
 
 def test_a_value_only_the_config_refuses_is_one_line_too(capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["--throttle-probability", "3"])
+        main(["--burst-seconds", "0"])
     assert exit_info.value.code == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line == (
-        "ccapi-emulator: error: throttle_probability must be between 0 and 1 (see --help)"
+        "ccapi-emulator: error: latency_ms and cancel_complete_after_seconds must be >= 0, "
+        "burst > 0 (see --help)"
     )
 
 

@@ -43,6 +43,8 @@ def _offline_env(home: Path) -> dict[str, str]:
     env.update(
         {
             "HOME": str(home),  # no ~/.aws, no ~/.cdk cache of an earlier run
+            # cdk.json runs `python3 app.py`: this interpreter's venv first, as if activated.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
             "CDK_DISABLE_CLI_TELEMETRY": "true",
             "CDK_DISABLE_VERSION_CHECK": "1",
             "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",

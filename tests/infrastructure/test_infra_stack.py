@@ -174,7 +174,7 @@ def test_audit_table_is_encrypted_recoverable_and_survives_destroy(
 def test_function_runtime_architecture_tracing_and_layer(synthesized: Synthesized) -> None:
     _, function = synthesized.only("AWS::Lambda::Function")
     props = function["Properties"]
-    assert props["Runtime"] == "python3.14"
+    assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "reaper.handler.lambda_handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
@@ -183,7 +183,7 @@ def test_function_runtime_architecture_tracing_and_layer(synthesized: Synthesize
     parameter = synthesized.template_json["Parameters"][layer["Ref"]]
     assert parameter == {
         "Type": "AWS::SSM::Parameter::Value<String>",
-        "Default": "/aws/service/powertools/python/arm64/python3.14/latest",
+        "Default": "/aws/service/powertools/python/arm64/python3.13/3.37.0",
     }
 
 
@@ -507,6 +507,7 @@ def test_cdk_nag_ran_and_every_suppression_has_a_reason(synthesized: Synthesized
     assert plugin["pluginName"] == "AwsSolutions"
     assert plugin["conclusion"] == "success"
     acknowledged = {v["ruleName"]: v["reason"] for v in plugin.get("suppressedViolations", [])}
-    # The table grant names the table's ARN only, so the one wildcard left is Cloud Control's.
-    assert set(acknowledged) == {"AwsSolutions-IAM5[Resource::*]"}
+    # The table grant names the table's ARN only, so the one wildcard left is Cloud Control's;
+    # the runtime is the tests' Python, not necessarily the newest (infra/constants.py).
+    assert set(acknowledged) == {"AwsSolutions-IAM5[Resource::*]", "AwsSolutions-L1"}
     assert all(len(reason) > 80 for reason in acknowledged.values())

@@ -62,7 +62,8 @@ def test_a_sweep_writes_its_cancels_ahead_a_chunk_at_a_time_before_cancelling():
     assert not cancelled_before_written
     assert sorted(d.token for c in aheads for d in c) == sorted(tokens)
     # 200 calls/s over 4 workers: 50/s each, so a chunk is the cap of 25 (one BatchWriteItem).
-    assert [len(c) for c in aheads] == [25, 25, 10]
+    # Workers write their chunks concurrently: which one is written first is the scheduler's.
+    assert sorted(len(c) for c in aheads) == [10, 25, 25]
     assert {world.audit.of(t)[0].outcome for t in tokens} == {Outcome.CANCEL_COMPLETE}
 
 
