@@ -54,7 +54,9 @@ def container() -> Container:
     settings = Settings.from_env()
     if settings.tracing:
         enable_tracing()
-    clients = build_clients()
+    clients = build_clients(
+        events=settings.config.emit_events, sns=settings.approval_topic_arn is not None
+    )
     cloud_control = build_cloud_control(settings, clients)
     reaper = build_reaper(settings, clients, cloud_control=cloud_control)
     return Container(settings, reaper, cloud_control)

@@ -40,7 +40,13 @@ class Reconciler:
     def reconcile(self, pool: ThreadPoolExecutor, active: set[str]) -> None:
         """``active``: the tokens this sweep listed PENDING/IN_PROGRESS."""
         before = self._run.ports.clock.now() - RECONCILE_AFTER
-        left = self._run.ports.audit.interrupted(before, RECONCILE_SCAN)
+        # A request this sweep just listed active decides itself (its write-ahead is closed
+        # by a later sweep): no call is spent on it.
+        left = [
+            d
+            for d in self._run.ports.audit.interrupted(before, RECONCILE_SCAN)
+            if d.token not in active
+        ]
         if not left:
             return
         cancelled = self._cancel_statuses({d.token for d in left})
@@ -50,7 +56,7 @@ class Reconciler:
             status = cancelled.get(decision.token)
             if status is not None:
                 found.append(self._settled(decision, status))
-            elif decision.token not in active:
+            else:
                 to_read.append(decision)
         found += [d for d in pool.map(self._read, to_read[:RECONCILE_GETS]) if d is not None]
         found = [d for d in found if not is_interrupted(d)]

@@ -65,9 +65,14 @@ def client_config(pool: int = MAX_WORKERS + 4) -> Config:
 
 
 def build_clients(
-    region_name: str | None = None, session: boto3.session.Session | None = None
+    region_name: str | None = None,
+    session: boto3.session.Session | None = None,
+    *,
+    events: bool = True,
+    sns: bool = False,
 ) -> AwsClients:
-    """Clients are made once per container (each costs ~0.1 s) and passed in.
+    """Clients are made once per container (each costs ~0.1 s) and passed in: the events and
+    SNS clients only when asked for (the function asks for what its config uses).
 
     ``session`` lets the CLI bring a profile's session; the Lambda uses the default one.
     """
@@ -77,8 +82,8 @@ def build_clients(
         cloud_control=session.client("cloudcontrol", config=config),
         dynamodb=session.client("dynamodb", config=config),
         sqs=session.client("sqs", config=config),
-        events=session.client("events", config=config),
-        sns=session.client("sns", config=config),
+        events=session.client("events", config=config) if events else None,
+        sns=session.client("sns", config=config) if sns else None,
     )
 
 
