@@ -166,8 +166,10 @@ class Run:
                 "stoppedEarly": report.stopped_early,
             }
         request = self._tokens_of(parsed, event_id)
-        if request is None:
-            return {"outcomes": {Outcome.UNMATCHED.value: 1}}
+        if request is None:  # one item recorded: unmatched, or an approval refused
+            refused = isinstance(parsed, Approval)
+            outcome = Outcome.APPROVAL_REFUSED if refused else Outcome.UNMATCHED
+            return {"outcomes": {outcome.value: 1}}
         decisions = self._decide(request, event_id)
         decisions = self._ledger.settle(self._follower.follow(decisions), request.mode, original)
         return {"outcomes": dict(Counter(d.outcome.value for d in decisions))}
