@@ -254,5 +254,6 @@ def function_env(
             AWS_ENDPOINT_URL_CLOUDCONTROL=services.emulator.endpoint_url,
             AWS_ENDPOINT_URL_DYNAMODB=services.moto_url,
             AWS_ENDPOINT_URL_SQS=services.moto_url,
+            AWS_ENDPOINT_URL_EVENTBRIDGE=services.moto_url,
         )
     return env

@@ -23,8 +23,13 @@ MAX_WORKERS: Final = 64
 # margin ends well inside it.
 CHUNK_SECONDS: Final = 4.0
 CHUNK_MAX: Final = 25
-# BatchWriteItem calls in flight for one large audit write (a sweep's decisions).
+# BatchWriteItem calls in flight for one large audit write (a sweep's decisions), and
+# PutEvents calls in flight for its events.
 AUDIT_WRITERS: Final = 8
+EVENT_WRITERS: Final = 8
+# After a PutEvents call fails outright, events are not tried again for this long (they are
+# best effort: an unreachable bus must not cost a sweep its time).
+EVENT_BUS_PAUSE_SECONDS: Final = 60.0
 
 # ---------------------------------------------------------------- time
 # Lambda keeps this share of an invocation (within bounds) to follow, hand off and record.
