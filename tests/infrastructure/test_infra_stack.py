@@ -9,23 +9,9 @@ from aws_cdk.assertions import Match
 from reaper import contracts
 from reaper.config import ReaperConfig
 
-from .conftest import Synthesized
+from .conftest import DEFAULT_BUS_ARN, Synthesized
 
 DEFAULT_TIMEOUT_SECONDS = 300
-DEFAULT_BUS_ARN = {
-    "Fn::Join": [
-        "",
-        [
-            "arn:",
-            {"Ref": "AWS::Partition"},
-            ":events:",
-            {"Ref": "AWS::Region"},
-            ":",
-            {"Ref": "AWS::AccountId"},
-            ":event-bus/default",
-        ],
-    ]
-}
 CLOUD_CONTROL_CALLS = {
     "eventSource": ["cloudcontrolapi.amazonaws.com"],
     "eventName": ["CreateResource", "UpdateResource", "DeleteResource"],

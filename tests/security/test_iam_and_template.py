@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.infrastructure.conftest import DEFAULT_BUS_ARN
+
 from .conftest import Synthesized
 
 pytestmark = pytest.mark.xdist_group("cdk-synth")
@@ -37,20 +39,6 @@ NEEDED: dict[str, str] = {
     "sqs:GetQueueUrl": "added by CDK's SqsEventSource (grantConsumeMessages); harmless read",
     "events:PutEvents": "emitEvents: one event per cancel, failed cancel and blocking request, "
     "on the account's default bus only",
-}
-DEFAULT_BUS_ARN = {
-    "Fn::Join": [
-        "",
-        [
-            "arn:",
-            {"Ref": "AWS::Partition"},
-            ":events:",
-            {"Ref": "AWS::Region"},
-            ":",
-            {"Ref": "AWS::AccountId"},
-            ":event-bus/default",
-        ],
-    ]
 }
 # Actions IAM offers no resource-level permission for: the only ones allowed on "*".
 NO_RESOURCE_LEVEL = {
