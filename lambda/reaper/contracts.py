@@ -85,3 +85,28 @@ OUTPUT_CANCEL_RULE_NAME: Final = "CancelRuleName"
 OUTPUT_CLOUDTRAIL_RULE_NAME: Final = "CloudTrailRuleName"
 OUTPUT_CONFLICT_RULE_NAME: Final = "ConflictRuleName"
 OUTPUT_DASHBOARD_NAME: Final = "DashboardName"
+
+# ---------------------------------------------------------------- organization mode
+# docs/infrastructure.md, "Organization". A member (one per account and Region, created by
+# the management stack's StackSet) forwards the reaper's events to the central bus; the
+# central account stores them (ORG_AUDIT_TABLE_NAME) and sends the org kill switch back to
+# every member through ORG_CONTROL_TOPIC_NAME (SNS, which retries its deliveries).
+ORG_EVENT_SOURCE: Final = "cloudcontrol-reaper.org"
+DETAIL_TYPE_ORG_KILL_SWITCH: Final = "Org Kill Switch Set"
+DETAIL_TYPE_KILL_SWITCH_CONFIRMED: Final = "Kill Switch Confirmed"
+ORG_BUS_NAME: Final = "cc-reaper-org"
+ORG_AUDIT_TABLE_NAME: Final = "cc-reaper-org-audit"
+ORG_CONTROL_TOPIC_NAME: Final = "cc-reaper-org-control"
+ORG_STACK_SET_NAME: Final = "cc-reaper-member"
+ORG_MANAGEMENT_STACK_NAME: Final = "CloudControlReaperOrg"
+# A member's resources have these physical names (one member per account and Region), so
+# the CLI finds them in any account without knowing the StackSet instance's stack name.
+ORG_MEMBER_AUDIT_TABLE: Final = "cc-reaper-audit"
+ORG_MEMBER_WORK_QUEUE: Final = "cc-reaper-work"
+ORG_MEMBER_DEAD_LETTER_QUEUE: Final = "cc-reaper-dead-letters"
+ORG_MEMBER_FUNCTION: Final = "cc-reaper"
+# Central audit items: pk ORG_DAY_PREFIX + "YYYY-MM-DD", sk "<event time ISO>#<account>#
+# <region>#<event id>"; a confirmation also gets pk ORG_CONTROL_PREFIX + commandId,
+# sk "<account>#<region>". Attributes: account, region, time, detailType, detail (JSON text).
+ORG_DAY_PREFIX: Final = "DAY#"
+ORG_CONTROL_PREFIX: Final = "CONTROL#"
