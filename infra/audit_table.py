@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 from reaper import contracts
 
@@ -16,7 +17,9 @@ class AuditTable(Construct):
     stack must run the very template users deploy.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, retain: bool) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, retain: bool, key: kms.IKey | None = None
+    ) -> None:
         super().__init__(scope, construct_id)
 
         string = dynamodb.AttributeType.STRING
@@ -26,7 +29,12 @@ class AuditTable(Construct):
             partition_key=dynamodb.Attribute(name=contracts.TABLE_PARTITION_KEY, type=string),
             sort_key=dynamodb.Attribute(name=contracts.TABLE_SORT_KEY, type=string),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=(
+                dynamodb.TableEncryption.CUSTOMER_MANAGED
+                if key
+                else dynamodb.TableEncryption.AWS_MANAGED
+            ),
+            encryption_key=key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),

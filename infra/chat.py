@@ -37,8 +37,11 @@ class ReaperChat(Construct):
         channel_id: str,
         alarm_topic: sns.ITopic,
         emit_events: bool,
+        key: kms.IKey | None = None,
     ) -> None:
+        """``key``: the kmsKey option's key (its policy admits EventBridge) for the events topic."""
         super().__init__(scope, construct_id)
+        self._shared_key = key
         topics: list[sns.ITopic] = [alarm_topic]
         self.events_topic: sns.Topic | None = None
         self.events_rule: events.Rule | None = None
@@ -90,7 +93,7 @@ class ReaperChat(Construct):
         with the AWS managed key. Events name resources and requests (never their
         properties), so they are encrypted at rest like the audit.
         """
-        key = kms.Key(
+        key = self._shared_key or kms.Key(
             self,
             "EventsTopicKey",
             description="Cloud Control Reaper: the events topic of the chat channel",
@@ -116,7 +119,9 @@ class ReaperChat(Construct):
                 detail_type=list(contracts.REAPER_DETAIL_TYPES),
             ),
         )
-        rule.add_target(_PublishFromRule(topic, key, rule))
+        # The shared key's policy admits EventBridge already (infra/enterprise.py).
+        own_key = key if self._shared_key is None else None
+        rule.add_target(_PublishFromRule(topic, own_key, rule))
         return topic, rule
 
 
@@ -129,7 +134,7 @@ class _PublishFromRule:
     to encrypt for the publisher, and conditions the topic policy on the rule's ARN.
     """
 
-    def __init__(self, topic: sns.Topic, key: kms.Key, rule: events.Rule) -> None:
+    def __init__(self, topic: sns.Topic, key: kms.IKey | None, rule: events.Rule) -> None:
         self._topic, self._key, self._rule = topic, key, rule
 
     def bind(self, _rule: object, _id: str | None = None) -> events.RuleTargetConfig:
@@ -143,7 +148,8 @@ class _PublishFromRule:
                 conditions={"ArnEquals": {"aws:SourceArn": self._rule.rule_arn}},
             )
         )
-        self._key.grant(events_service, "kms:Decrypt", "kms:GenerateDataKey")
+        if self._key is not None:
+            self._key.grant(events_service, "kms:Decrypt", "kms:GenerateDataKey")
         return events.RuleTargetConfig(
             arn=self._topic.topic_arn,
             retry_policy=events.CfnRule.RetryPolicyProperty(

@@ -7,6 +7,7 @@ from pathlib import Path
 from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -18,6 +19,7 @@ from reaper.config import ReaperConfig
 
 from infra import constants as c
 from infra.config import MIN_MAX_CONCURRENCY
+from infra.enterprise import Network, acknowledge_key_grants, grant_vpc_access
 from infra.queues import ReaperQueues
 
 ASSET_DIR = Path(__file__).resolve().parent.parent / c.LAMBDA_ASSET_DIR
@@ -72,11 +74,14 @@ class ReaperFunction(Construct):
         queues: ReaperQueues,
         timeout: Duration,
         log_retention_days: int,
+        key: kms.IKey | None = None,
+        network: Network | None = None,
     ) -> None:
+        """``key`` and ``network``: the kmsKey and vpc options (infra/enterprise.py)."""
         super().__init__(scope, construct_id)
 
         self.log_group = logs.LogGroup(
-            self, "LogGroup", retention=RETENTION_BY_DAYS[log_retention_days]
+            self, "LogGroup", retention=RETENTION_BY_DAYS[log_retention_days], encryption_key=key
         )
         # An explicit role with grants instead of AWSLambdaBasicExecutionRole: the managed
         # policy would allow writing to every log group of the account.
@@ -87,6 +92,13 @@ class ReaperFunction(Construct):
             description="Cloud Control Request Reaper function",
         )
         self.log_group.grant_write(self.role)
+        if key is not None:
+            # The table's items, the queues' messages and the topic's: the services encrypt
+            # with the caller's rights on the key.
+            key.grant_encrypt_decrypt(self.role)
+            acknowledge_key_grants(self.role)
+        if network is not None:
+            grant_vpc_access(self.role)
 
         powertools_layer_arn = ssm.StringParameter.value_for_string_parameter(
             self, c.POWERTOOLS_LAYER_PARAMETER
@@ -127,6 +139,10 @@ class ReaperFunction(Construct):
                 contracts.ENV_POWERTOOLS_LOG_LEVEL: c.LOG_LEVEL,
             },
             description="Cancels stale Cloud Control API resource requests",
+            environment_encryption=key,
+            vpc=network.vpc if network else None,
+            vpc_subnets=network.subnets if network else None,
+            security_groups=[network.security_group] if network else None,
         )
         # Grants an SQS poller consumes with, on the work queue only.
         self.function.add_event_source(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -29,14 +30,20 @@ class ReaperMonitoring(Construct):
         queues: ReaperQueues,
         timeout: Duration,
         alarm_email: str | None,
+        key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
 
         self.topic = sns.Topic(
-            self, "AlarmTopic", display_name="Cloud Control Reaper alarms", enforce_ssl=True
+            self,
+            "AlarmTopic",
+            display_name="Cloud Control Reaper alarms",
+            enforce_ssl=True,
+            master_key=key,
         )
-        # No SSE: CloudWatch cannot publish to a topic encrypted with the AWS-managed key
-        # aws/sns, and notifications carry alarm names and states only (docs/infrastructure.md).
+        # No SSE by default: CloudWatch cannot publish to a topic encrypted with the AWS-managed
+        # key aws/sns, and notifications carry alarm names and states only. With the kmsKey
+        # option, the customer managed key, whose policy lets CloudWatch publish (enterprise.py).
         if alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 

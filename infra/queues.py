@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -13,7 +14,8 @@ class ReaperQueues(Construct):
     """Work queue (sweep hand-off, watch re-checks, events, replays) and its DLQ.
 
     Both queues: SSE-SQS at rest (EventBridge can send to it without key grants, no key to
-    pay for or manage) and a policy denying any request not made over TLS.
+    pay for or manage) and a policy denying any request not made over TLS. With ``key`` (the
+    kmsKey option, infra/enterprise.py), SSE-KMS with that customer managed key instead.
     """
 
     def __init__(
@@ -23,13 +25,16 @@ class ReaperQueues(Construct):
         *,
         function_timeout: Duration,
         max_receive_count: int,
+        key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        encryption = sqs.QueueEncryption.KMS if key else sqs.QueueEncryption.SQS_MANAGED
 
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=encryption,
+            encryption_master_key=key,
             enforce_ssl=True,
             retention_period=Duration.days(c.DEAD_LETTER_RETENTION_DAYS),
         )
@@ -41,7 +46,8 @@ class ReaperQueues(Construct):
         self.work_queue = sqs.Queue(
             self,
             "WorkQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=encryption,
+            encryption_master_key=key,
             enforce_ssl=True,
             visibility_timeout=Duration.seconds(visibility_seconds),
             retention_period=Duration.days(c.WORK_QUEUE_RETENTION_DAYS),
