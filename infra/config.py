@@ -26,6 +26,9 @@ from pydantic import (
 )
 from reaper.config import ReaperConfig
 
+from infra.enterprise_config import EnterpriseSettings, enterprise_from_context
+from infra.org.settings import OrganizationSettings, organization_problems
+
 # Log retention values CloudWatch Logs accepts (days).
 LOG_RETENTION_DAYS_ALLOWED: tuple[int, ...] = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -133,6 +136,16 @@ class InfraSettings(BaseModel):
     slack_channel_id: str | None = Field(
         default=None, description="Slack channel id (not its name); with slack_workspace_id"
     )
+    enterprise: EnterpriseSettings = Field(
+        default_factory=EnterpriseSettings,
+        description="kmsKey, vpc, permissionsBoundaryArn, rolePath, tags, namePrefix "
+        "(infra/enterprise_config.py)",
+    )
+    organization: OrganizationSettings | None = Field(
+        default=None,
+        description="Organization mode (docs/infrastructure.md, 'Organization'): a StackSet "
+        "of members and a central stack instead of one stack per environment",
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -199,6 +212,7 @@ CONTEXT_KEYS: tuple[ContextKey, ...] = (
     ContextKey("functionTimeoutSeconds", "function_timeout_seconds", InfraSettings),
     ContextKey("slackWorkspaceId", "slack_workspace_id", InfraSettings),
     ContextKey("slackChannelId", "slack_channel_id", InfraSettings),
+    ContextKey("organization", "organization", InfraSettings, Kind.JSON),
     ContextKey("dryRun", "dry_run", ReaperConfig),
     ContextKey("defaultThresholdMinutes", "default_threshold_minutes", ReaperConfig),
     ContextKey("thresholdRules", "threshold_rules", ReaperConfig, Kind.JSON),
@@ -243,6 +257,7 @@ def settings_from_context(context: Mapping[str, Any]) -> AppSettings:
             problems.append(f"{key.name}: {exc} (got {raw!r})")
 
     reaper = _validate(ReaperConfig, values[ReaperConfig], problems)
+    values[InfraSettings]["enterprise"] = enterprise_from_context(context, problems)
     infra = _validate(InfraSettings, values[InfraSettings], problems)
     if reaper is not None and infra is not None:
         problems.extend(_cross_checks(reaper, infra))
@@ -323,5 +338,13 @@ def _cross_checks(reaper: ReaperConfig, infra: InfraSettings) -> list[str]:
         problems.append(
             "verifyLeftovers: must list read actions (e.g. s3:GetBucketLocation, ec2:Describe*), "
             f"not a whole service: the role gets them on every resource (got {whole_services})"
+        )
+    if infra.organization is not None:
+        problems.extend(
+            organization_problems(
+                require_approval=reaper.require_approval,
+                chat=infra.chat_enabled,
+                environments=len(infra.environments),
+            )
         )
     return problems

@@ -88,3 +88,8 @@ DURATION_ALARM_FRACTION: Final = 0.8  # alarm when an invocation used 80 % of it
 WORK_QUEUE_AGE_ALARM_SECONDS: Final = 3600
 # Powertools metric of the reaper (lambda/reaper/observability.py), dimension "service".
 FAILED_METRIC_NAME: Final = "Failed"
+
+# Organization mode (infra/org/): the central stack's name is a contract.
+ORG_MANAGEMENT_STACK_NAME: Final = contracts.ORG_MANAGEMENT_STACK_NAME
+# The central bus's archive: named, as a generated name may pass the API's 48 characters.
+ORG_ARCHIVE_NAME: Final = "cc-reaper-org-events"

@@ -1,0 +1,1 @@
+"""Organization mode: a member template for a StackSet and the central stack (issue 13)."""
