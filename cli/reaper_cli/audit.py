@@ -14,9 +14,11 @@ from reaper.models import Decision, Outcome
 from reaper.wiring import build_audit_table
 from rich.table import Table
 
+from reaper_cli import org_view
 from reaper_cli.account import Account, Need
 from reaper_cli.errors import USAGE, CliError
 from reaper_cli.render import Output, decision_json, decisions_table
+from reaper_cli.targets import accounts_list, regions_list
 
 HELP = "read decisions from the audit table (by --token, or --since/--until)"
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -48,6 +50,14 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
         choices=list(GROUPS),
         help="a summary instead of the rows: decisions per group (and per outcome)",
     )
+    org = parser.add_argument_group("organization (the central audit table)")
+    org.add_argument(
+        "--org",
+        action="store_true",
+        help="every member's events from the central table, in the current account and Region",
+    )
+    org.add_argument("--accounts", type=accounts_list, metavar="ID,ID", help="only these (--org)")
+    org.add_argument("--regions", type=regions_list, metavar="R1,R2", help="only these (--org)")
     parser.set_defaults(run=run)
 
 
@@ -96,6 +106,8 @@ def parse_time(text: str, now: datetime) -> datetime:
 
 def run(args: argparse.Namespace, account: Account, output: Output) -> int:
     now = datetime.now(UTC)
+    if args.org or args.accounts or args.regions:
+        return _org(args, account, output, now)
     audit = build_audit_table(account.settings(ReaperConfig(), Need.TABLE), account.clients)
     if args.token:
         decisions: list[Decision] = []
@@ -153,3 +165,14 @@ def _print_summary(
     output.out.print(table)
     output.out.print(f"{len(decisions)} decision(s) in {len(rows)} group(s).")
     return 0
+
+
+def _org(args: argparse.Namespace, account: Account, output: Output, now: datetime) -> int:
+    if not args.org:
+        raise CliError("--accounts/--regions filter the central audit: add --org", USAGE)
+    if args.token or args.outcome or args.group_by:
+        raise CliError("--org reads by time: --token, --outcome, --group-by do not apply", USAGE)
+    since, until = parse_time(args.since, now), parse_time(args.until, now)
+    if since >= until:
+        raise CliError(f"--since ({since:%Y-%m-%dT%H:%M}Z) must be before --until", USAGE)
+    return org_view.run_audit(args, account, output, since, until)

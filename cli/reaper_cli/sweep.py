@@ -7,16 +7,19 @@ import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from reaper.config import ReaperConfig
 from reaper.models import Outcome, RequestStatus, Status
 from reaper.ports import CloudControl
 from reaper.wiring import build_cloud_control, build_reaper
 from rich.progress import Progress
 from rich.table import Table
 
+from reaper_cli import fleet
 from reaper_cli.account import ALL, Account
 from reaper_cli.config_options import add_config_options, build_config
 from reaper_cli.render import Output, decision_json, decisions_table
 from reaper_cli.safety import confirm_cancelling
+from reaper_cli.targets import add_target_options, wants_targets
 
 HELP = "list PENDING/IN_PROGRESS requests and cancel the stale ones (dry run by default)"
 
@@ -24,6 +27,7 @@ HELP = "list PENDING/IN_PROGRESS requests and cancel the stale ones (dry run by 
 def register(commands: argparse._SubParsersAction[Any]) -> None:
     parser = commands.add_parser("sweep", help=HELP, description=HELP)
     add_config_options(parser)
+    add_target_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -67,6 +71,8 @@ class ProgressCloudControl:
 
 def run(args: argparse.Namespace, account: Account, output: Output) -> int:
     config = build_config(args)
+    if wants_targets(args):
+        return _sweep_targets(args, account, output, config)
     confirm_cancelling(
         args, config, f"up to {config.max_cancellations_per_run} stale Cloud Control requests"
     )
@@ -112,3 +118,29 @@ def run(args: argparse.Namespace, account: Account, output: Output) -> int:
     if report.handed_off:
         output.out.print(f"{report.handed_off} token(s) handed to the work queue (time ran out).")
     return 1 if failed else 0
+
+
+def _sweep_targets(
+    args: argparse.Namespace, account: Account, output: Output, config: ReaperConfig
+) -> int:
+    """Every target account-Region: a read-only assessment, or (--no-dry-run) its sweep."""
+    if config.dry_run:
+        return fleet.fan_out(
+            args,
+            account,
+            output,
+            fleet.assess_work(config),
+            title="Sweep (dry run, nothing recorded)",
+            columns=("listed", "stale", "not stale", "left alone"),
+        )
+    confirm_cancelling(
+        args, config, f"up to {config.max_cancellations_per_run} requests in every target"
+    )
+    return fleet.fan_out(
+        args,
+        account,
+        output,
+        fleet.sweep_work(config),
+        title="Sweep (cancelling)",
+        columns=("listed", "cancelled", "cancel_complete", "failed", "not_stale"),
+    )

@@ -13,19 +13,25 @@ from reaper.explain import duration
 from reaper.models import Decision, Mode, Outcome, Source
 from reaper.parsing import TOKEN_RULE, TokenRequest, is_valid_token
 from reaper.policy import assess
-from reaper.wiring import build_audit_table, build_cloud_control, build_reaper
+from reaper.wiring import build_audit_table, build_cloud_control, build_readers, build_reaper
 from rich.table import Table
 
 from reaper_cli.account import ALL, Account, Need, operator_name
 from reaper_cli.config_options import add_config_options, build_config
 from reaper_cli.errors import USAGE, CliError
+from reaper_cli.fanout import Done, Work
+from reaper_cli.fleet import fan_out, member_switch, read_only_settings
 from reaper_cli.render import Output, decision_json, decisions_table
 from reaper_cli.safety import confirm_cancelling
+from reaper_cli.targets import add_target_options, wants_targets
 
 if TYPE_CHECKING:
+    import boto3
     from reaper.adapters.audit_table import AuditTable
     from reaper.adapters.cloud_control import CloudControlAdapter
     from reaper.config import ReaperConfig
+
+    from reaper_cli.targets import Target
 
 # The audit's source for everything an operator decides from the CLI (cancel, unblock).
 CLI_SOURCE = Source.CLI
@@ -44,6 +50,7 @@ def register(commands: argparse._SubParsersAction[Any]) -> None:
     status = commands.add_parser("status", help=STATUS_HELP, description=STATUS_HELP)
     status.add_argument("tokens", nargs="+", metavar="TOKEN", help="request token(s)")
     add_config_options(status, cancels=False)
+    add_target_options(status)
     status.set_defaults(run=run_status)
 
 
@@ -81,12 +88,21 @@ def run_cancel(args: argparse.Namespace, account: Account, output: Output) -> in
 def run_status(args: argparse.Namespace, account: Account, output: Output) -> int:
     tokens = valid_tokens(args.tokens)
     config = build_config(args)
+    if wants_targets(args):
+        return fan_out(
+            args,
+            account,
+            output,
+            status_work(tokens, config),
+            title=f"Status of {len(tokens)} token(s)",
+            columns=("found", "stale"),
+        )
     settings = account.settings(config, Need.TABLE)
     cloud_control = build_cloud_control(settings, account.clients)
     audit = build_audit_table(settings, account.clients)
     with output.spinner() as progress:
         task = progress.add_task(f"reading {len(tokens)} token(s)", total=len(tokens))
-        rows = _status_rows(tokens, config, cloud_control, audit, lambda: progress.advance(task))
+        rows = status_rows(tokens, config, cloud_control, audit, lambda: progress.advance(task))
     if output.json:
         for row in rows:
             output.emit(
@@ -97,7 +113,7 @@ def run_status(args: argparse.Namespace, account: Account, output: Output) -> in
     return 1 if any("error" in row for row in rows) else 0
 
 
-def _status_rows(
+def status_rows(
     tokens: tuple[str, ...],
     config: ReaperConfig,
     cloud_control: CloudControlAdapter,
@@ -186,3 +202,22 @@ def _status_table(rows: list[dict[str, Any]]) -> Table:
             last_text,
         )
     return table
+
+
+def status_work(tokens: tuple[str, ...], config: ReaperConfig) -> Work:
+    """``status TOKEN...`` in each target (read-only): which tokens it knows, their verdicts."""
+
+    def work(target: Target, session: boto3.session.Session) -> Done:
+        cloud_control, audit = build_readers(read_only_settings(config), session)
+        member_switch(audit)  # the member's table is there and readable
+        rows = status_rows(tokens, config, cloud_control, audit, lambda: None)
+        found = [r for r in rows if "error" not in r]
+        for row in rows:
+            last = row["lastDecision"]
+            row["lastDecision"] = last and decision_json(last)
+        return Done(
+            {"found": len(found), "stale": sum(r["verdict"] == "stale" for r in found)},
+            {"tokens": rows},
+        )
+
+    return work

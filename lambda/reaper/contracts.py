@@ -110,3 +110,31 @@ ORG_MEMBER_FUNCTION: Final = "cc-reaper"
 # sk "<account>#<region>". Attributes: account, region, time, detailType, detail (JSON text).
 ORG_DAY_PREFIX: Final = "DAY#"
 ORG_CONTROL_PREFIX: Final = "CONTROL#"
+
+# ---------------------------------------------------------------- organization mode: the collector
+# The central collector function's environment: the table it writes (ORG_AUDIT_TABLE_NAME)
+# and how many days its items live (TTL; default ORG_DEFAULT_RETENTION_DAYS).
+ENV_ORG_AUDIT_TABLE_NAME: Final = "ORG_AUDIT_TABLE_NAME"
+ENV_ORG_RETENTION_DAYS: Final = "ORG_RETENTION_DAYS"
+ORG_DEFAULT_RETENTION_DAYS: Final = 90
+# The collector's metrics (EMF, Powertools): the central alarms watch these.
+ORG_METRICS_NAMESPACE: Final = "CloudControlReaperOrg"
+ORG_METRIC_EVENTS_STORED: Final = "OrgEventsStored"
+ORG_METRIC_CANCELS: Final = "OrgCancels"
+ORG_METRIC_CANCEL_FAILURES: Final = "OrgCancelFailures"
+ORG_METRIC_BLOCKING: Final = "OrgBlocking"
+ORG_METRIC_KILL_SWITCH_CONFIRMED: Final = "OrgKillSwitchConfirmed"
+ORG_METRIC_EVENTS_NOT_STORED: Final = "OrgEventsNotStored"
+ORG_METRIC_EVENTS_INVALID: Final = "OrgEventsInvalid"
+# Schema version of the kill switch confirmation's detail.
+ORG_CONFIRMATION_SCHEMA_VERSION: Final = "1"
+
+# ---------------------------------------------------------------- the decision pipeline (issue 14)
+# The by-time index's partition of SQS-path cancels recorded ``cancelled`` whose follow-up
+# message could not be sent: the next sweep follows them to their final state (sparse).
+GSI_UNFOLLOWED_PARTITION: Final = "UNFOLLOWED"
+# {"kind": FOLLOW_UP_KIND, "version": 1, "requestToken", "source", "deliveryId", "hop",
+# "cancelledAt"} on the work queue, delayed: read the cancelled request's status once and
+# record what it shows (docs/lambda.md, "Follow-up messages").
+FOLLOW_UP_KIND: Final = "reaper.follow-up"
+FOLLOW_UP_VERSION: Final = 1

@@ -1,6 +1,7 @@
 """The one Lambda entry point: parse the shape, call the service, return.
 
-SQS batches go through Powertools' BatchProcessor with partial batch responses; every other
+SQS batches go through Powertools' BatchProcessor with partial batch responses; SNS
+deliveries are the org kill switch (organization mode, ``reaper.org.control``); every other
 event is a direct invocation (EventBridge rule or schedule). The service and its boto3
 clients are built once per container, at the first invocation (the import stays cheap), and
 the batch utility (~100-150 ms of imports) at the first SQS batch: a scheduled sweep, most
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from reaper.adapters.cloud_control import CloudControlAdapter
+    from reaper.org.control import MemberControl
     from reaper.settings import Settings
 
 
@@ -77,9 +79,31 @@ def is_sqs_batch(event: Any) -> bool:
     )
 
 
+def is_sns_delivery(event: Any) -> bool:
+    """Organization mode: the org kill switch, delivered by the central SNS topic."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    return (
+        bool(records)
+        and isinstance(records, list)
+        and all(isinstance(r, dict) and r.get("EventSource") == "aws:sns" for r in records)
+    )
+
+
+@functools.cache
+def member_control() -> MemberControl:
+    """Two clients (DynamoDB, EventBridge), built at the first SNS delivery only."""
+    from reaper.settings import Settings  # noqa: PLC0415
+    from reaper.wiring import build_member_control  # noqa: PLC0415
+
+    return build_member_control(Settings.from_env())
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    if is_sns_delivery(event):
+        # Set the switch or raise (Lambda retries the async invocation); no sweep state.
+        return member_control().handle(event)
     wired = container()
     run = wired.reaper.run(context.aws_request_id, deadline_of(context))
     throttled_before = wired.cloud_control.throttled_calls()

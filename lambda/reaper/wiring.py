@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
+    from reaper.org.central_table import CentralTable
+    from reaper.org.control import MemberControl
+    from reaper.org.settings import CollectorSettings
+
 
 @dataclass(frozen=True)
 class AwsClients:
@@ -125,4 +129,50 @@ def build_audit_table(settings: Settings, clients: AwsClients) -> AuditTable:
     """The audit adapter alone, for readers (``cc-reaper audit``)."""
     return AuditTable(
         clients.dynamodb, settings.audit_table_name, settings.config.audit_retention_days
+    )
+
+
+def build_central_table(
+    settings: CollectorSettings, session: boto3.session.Session | None = None
+) -> CentralTable:
+    """The central collector's table (organization mode): one DynamoDB client."""
+    from reaper.org.central_table import CentralTable  # noqa: PLC0415
+
+    session = session or boto3.session.Session()
+    return CentralTable(
+        session.client("dynamodb", config=client_config()),
+        settings.table_name,
+        settings.retention_days,
+    )
+
+
+def build_member_control(
+    settings: Settings, session: boto3.session.Session | None = None
+) -> MemberControl:
+    """The org kill switch in a member: its audit table and default bus, two clients only
+    (an SNS delivery needs no Cloud Control client, nor SQS)."""
+    from reaper.org.control import MemberControl  # noqa: PLC0415
+
+    session = session or boto3.session.Session()
+    return MemberControl(
+        session.client("dynamodb", config=client_config()),
+        settings.audit_table_name,
+        session.client("events", config=client_config()),
+    )
+
+
+def build_readers(
+    settings: Settings, session: boto3.session.Session
+) -> tuple[CloudControlAdapter, AuditTable]:
+    """Cloud Control and the audit table, two clients only: what the CLI reads a member with
+    (a dry-run sweep, status) through a read-only role."""
+    config = client_config()
+    clients = (
+        session.client("cloudcontrol", config=config),
+        session.client("dynamodb", config=config),
+    )
+    rate = settings.config.calls_per_second_per_invocation
+    return (
+        CloudControlAdapter(clients[0], TokenBucket(rate)),
+        AuditTable(clients[1], settings.audit_table_name, settings.config.audit_retention_days),
     )
