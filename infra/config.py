@@ -347,4 +347,24 @@ def _cross_checks(reaper: ReaperConfig, infra: InfraSettings) -> list[str]:
                 environments=len(infra.environments),
             )
         )
+        problems.extend(_member_enterprise_problems(infra))
+    return problems
+
+
+def _member_enterprise_problems(infra: InfraSettings) -> list[str]:
+    """One member template serves every account: nothing in it may name one account."""
+    found = infra.enterprise
+    problems = []
+    if found.kms_key_arn is not None:
+        problems.append('kmsKey: use "create" with organization: a key ARN belongs to one account')
+    if found.vpc is not None:
+        problems.append(
+            'vpc: use "create" with organization: VPC and subnet ids belong to one account'
+        )
+    boundary = found.permissions_boundary_arn or ""
+    if re.search(r"::[0-9]{12}:", boundary):
+        problems.append(
+            "permissionsBoundaryArn: with organization write the account as ${AWS::AccountId} "
+            "(one member template serves every account)"
+        )
     return problems

@@ -8,7 +8,7 @@ org kill switch, whose source (ORG_EVENT_SOURCE) only the central account itself
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -73,9 +73,12 @@ class OrgCentral(Construct):
             "KillSwitchRule",
             event_bus=self.bus,
             description="The org kill switch to every member through the control topic",
+            # Only the central account's own command (the bus policy already keeps members
+            # to the reaper's source; members check the account again on receipt).
             event_pattern=events.EventPattern(
                 source=[contracts.ORG_EVENT_SOURCE],
                 detail_type=[contracts.DETAIL_TYPE_ORG_KILL_SWITCH],
+                account=[Stack.of(self).account],
             ),
             targets=[
                 targets.SnsTopic(

@@ -86,3 +86,49 @@ def test_not_json_is_one_line() -> None:
 def test_what_a_member_cannot_do_is_refused(context: dict[str, Any], expected: str) -> None:
     problems = _problems(GOOD, **context)
     assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        (
+            {
+                "kmsKey": "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            },
+            'kmsKey: use "create" with organization',
+        ),
+        (
+            {
+                "vpc": {
+                    "vpcId": "vpc-0123456789abcdef0",
+                    "subnetIds": ["subnet-0123456789abcdef0"],
+                    "routeTableIds": ["rtb-0123456789abcdef0"],
+                }
+            },
+            'vpc: use "create" with organization',
+        ),
+        (
+            {"permissionsBoundaryArn": "arn:aws:iam::111111111111:policy/Boundary"},
+            "permissionsBoundaryArn: with organization write the account as ${AWS::AccountId}",
+        ),
+    ],
+)
+def test_a_member_option_naming_one_account_is_refused(
+    context: dict[str, Any], expected: str
+) -> None:
+    # One member template serves every account: an id of one account cannot be in it.
+    problems = _problems(GOOD, **context)
+    assert [p for p in problems if p.startswith(expected)], problems
+
+
+def test_a_member_boundary_with_the_account_substituted_is_accepted() -> None:
+    arn = "arn:aws:iam::${AWS::AccountId}:policy/Boundary"
+    settings = settings_from_context(
+        {
+            **cdk_json_context(),
+            "organization": GOOD,
+            "permissionsBoundaryArn": arn,
+            "kmsKey": "create",
+        }
+    )
+    assert settings.infra.enterprise.permissions_boundary_arn == arn
