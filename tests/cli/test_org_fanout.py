@@ -26,6 +26,8 @@ from reaper_local.org_play import (
 )
 
 HOURS = 3600
+# They reset moto's per-process state: one worker runs every such module, one at a time.
+pytestmark = pytest.mark.xdist_group("moto-organization")
 REGIONS = ("eu-west-1", "us-east-1")
 
 

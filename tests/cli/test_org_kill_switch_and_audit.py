@@ -19,6 +19,8 @@ from reaper_local.localstack import LocalAccount
 from reaper_local.org_play import MemberTarget, PlayedOrganization, play_organization, reset_moto
 from reaper_local.org_shapes import FakeContext as FakeLambdaContext
 
+# They reset moto's per-process state: one worker runs every such module, one at a time.
+pytestmark = pytest.mark.xdist_group("moto-organization")
 REGIONS = ("eu-west-1", "us-east-1")
 
 

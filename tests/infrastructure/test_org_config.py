@@ -93,7 +93,8 @@ def test_what_a_member_cannot_do_is_refused(context: dict[str, Any], expected: s
     [
         (
             {
-                "kmsKey": "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                "kmsKey": "arn:aws:kms:eu-west-1:111111111111:key/"
+                "1234abcd-12ab-34cd-56ef-1234567890ab"
             },
             'kmsKey: use "create" with organization',
         ),
