@@ -15,7 +15,6 @@ import pytest
 from ccapi_emulator import EmulatorConfig
 from reaper import contracts
 from reaper.adapters.audit_table import AuditTable
-from reaper_cli.main import main
 from reaper_local.localstack import LocalAccount
 from reaper_local.org_play import (
     ROLE_NAME,
@@ -24,6 +23,9 @@ from reaper_local.org_play import (
     play_organization,
     reset_moto,
 )
+
+from tests.org_support import ProgressSpy
+from tests.org_support import run_cli as run
 
 HOURS = 3600
 # They reset moto's per-process state: one worker runs every such module, one at a time.
@@ -69,16 +71,6 @@ def org(played: Played, monkeypatch: pytest.MonkeyPatch) -> Iterator[PlayedOrgan
 @pytest.fixture
 def emulator(played: Played) -> Any:
     return played.local.emulator.backend
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse's usage errors
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def targets_of(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -137,30 +129,15 @@ def test_the_summary_table_names_every_account_and_region(org, emulator, capsys)
 
 
 def test_one_progress_bar_counts_every_target(org, emulator, capsys, monkeypatch):
-    from rich.progress import Progress  # noqa: PLC0415
-
-    tasks: list[tuple[str, float | None]] = []
-    advanced: list[float] = []
-    add_task, advance = Progress.add_task, Progress.advance
-
-    def spy_add(self: Progress, description: str, *args: Any, **kwargs: Any) -> Any:
-        tasks.append((description, kwargs.get("total")))
-        return add_task(self, description, *args, **kwargs)
-
-    def spy_advance(self: Progress, task: Any, amount: float = 1) -> None:
-        advanced.append(amount)
-        advance(self, task, amount)
-
-    monkeypatch.setattr(Progress, "add_task", spy_add)
-    monkeypatch.setattr(Progress, "advance", spy_advance)
+    spy = ProgressSpy.install(monkeypatch)
 
     code, _, err = run(
         capsys, "sweep", "--org", "--regions", ",".join(REGIONS), "--role-name", ROLE_NAME
     )
 
     assert code == 0, err
-    assert tasks == [("Sweep (dry run, nothing recorded)", 6)]
-    assert advanced == [1] * 6
+    assert spy.tasks == [("Sweep (dry run, nothing recorded)", 6)]
+    assert spy.advanced == [1] * 6
 
 
 def test_a_real_sweep_in_one_target_cancels_there_and_records_in_its_table(org, emulator, capsys):

@@ -14,10 +14,11 @@ import pytest
 from ccapi_emulator import EmulatorConfig
 from reaper import contracts
 from reaper.adapters.audit_table import AuditTable
-from reaper_cli.main import main
 from reaper_local.localstack import LocalAccount
 from reaper_local.org_play import MemberTarget, PlayedOrganization, play_organization, reset_moto
 from reaper_local.org_shapes import FakeContext as FakeLambdaContext
+
+from tests.org_support import run_cli as run
 
 # They reset moto's per-process state: one worker runs every such module, one at a time.
 pytestmark = pytest.mark.xdist_group("moto-organization")
@@ -46,16 +47,6 @@ def org(played, monkeypatch: pytest.MonkeyPatch) -> Iterator[PlayedOrganization]
     monkeypatch.setattr("reaper_cli.org_view.POLL_SECONDS", 0.2)
     yield org
     org.offline.clear()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse's usage errors
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def member_switch(org: PlayedOrganization, target: MemberTarget) -> Any:

@@ -30,7 +30,6 @@ import pytest
 from ccapi_emulator import EmulatorConfig, EmulatorServer
 from reaper import contracts, handler
 from reaper.adapters.audit_table import AuditTable
-from reaper_cli.main import main
 from reaper_local.localstack import LocalAccount
 from reaper_local.org_deploy import (
     account_session,
@@ -48,6 +47,7 @@ from infra.org.management import OUTPUT_CENTRAL_BUS_ARN, OUTPUT_CONTROL_TOPIC_AR
 from infra.org.publish import publish
 from infra.org.settings import OrganizationSettings
 from tests.infrastructure.test_org_stacks import ORGANIZATION, synthesize_org
+from tests.org_support import ProgressSpy, run_cli
 
 REGIONS = tuple(ORGANIZATION["regions"])
 MANAGEMENT_REGION = ORGANIZATION["managementRegion"]
@@ -156,7 +156,7 @@ def test_each_members_stuck_request_is_cancelled_and_seen_in_the_central_view(
         outcomes = [d.outcome.value for d in _member_audit(world, target).by_token(token)]
         assert outcomes == ["cancel_complete"], (target, outcomes)
     # And the central view shows the six cancels, each with its account and Region
-    code, out, err = _run(capsys, "--json", "audit", "--org", "--since", "24h")
+    code, out, err = run_cli(capsys, "--json", "audit", "--org", "--since", "24h")
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]  # one JSON document a row
     cancelled = {
@@ -175,7 +175,7 @@ def test_the_org_kill_switch_is_confirmed_by_all_six_and_stops_every_cancel(
     world = env
     regions = ",".join(REGIONS)
     with world.org.relay():
-        code, out, err = _run(
+        code, out, err = run_cli(
             capsys, "--json", "kill-switch", "on", "--org", "--regions", regions,
             "--reason", "e2e drill", "--by", "ops", "--wait", "60",
         )  # fmt: skip
@@ -196,7 +196,7 @@ def test_the_org_kill_switch_is_confirmed_by_all_six_and_stops_every_cancel(
     assert outcomes and "cancelled" not in outcomes and "cancel_complete" not in outcomes
 
     with world.org.relay():
-        code, out, err = _run(
+        code, out, err = run_cli(
             capsys, "kill-switch", "off", "--org", "--regions", regions, "--wait", "60"
         )
     assert code == 0, err
@@ -204,32 +204,17 @@ def test_the_org_kill_switch_is_confirmed_by_all_six_and_stops_every_cancel(
 
 
 def test_the_cli_fans_a_dry_run_sweep_over_all_six_with_one_progress_bar(env, monkeypatch, capsys):
-    from rich.progress import Progress  # noqa: PLC0415
-
     world = env
     world.local.emulator.backend.seed(2, age_seconds=7 * HOURS)
-    tasks: list[tuple[str, float | None]] = []
-    advanced: list[float] = []
-    add_task, advance = Progress.add_task, Progress.advance
-
-    def spy_add(self: Progress, description: str, *args: Any, **kwargs: Any) -> Any:
-        tasks.append((description, kwargs.get("total")))
-        return add_task(self, description, *args, **kwargs)
-
-    def spy_advance(self: Progress, task: Any, amount: float = 1) -> None:
-        advanced.append(amount)
-        advance(self, task, amount)
-
-    monkeypatch.setattr(Progress, "add_task", spy_add)
-    monkeypatch.setattr(Progress, "advance", spy_advance)
-    code, out, err = _run(
+    spy = ProgressSpy.install(monkeypatch)
+    code, out, err = run_cli(
         capsys, "sweep", "--org", "--regions", ",".join(REGIONS), "--role-name", ROLE_NAME
     )
 
     assert code == 0, err
     assert "6 target(s): 6 ok, 0 failed." in out
-    assert [total for _, total in tasks] == [6]
-    assert advanced == [1] * 6
+    assert [total for _, total in spy.tasks] == [6]
+    assert spy.advanced == [1] * 6
     assert world.local.emulator.backend.snapshot().cancelled == []  # a dry run
 
 
@@ -338,16 +323,6 @@ def _invoke_sweep(
         finally:
             handler.container.cache_clear()
     return result
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse's usage errors
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _member_audit(world: World, target: MemberTarget) -> AuditTable:
