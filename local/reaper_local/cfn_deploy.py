@@ -37,6 +37,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -103,13 +104,35 @@ def deploy_to_moto(
 
     _bootstrap(client("s3"), client("ssm"), account_id, region)
     _publish_assets(client("s3"), assembly / f"{stack_name}.assets.json", substitutions)
-    redirected = _provide_public_parameters(client("lambda"), client("ssm"), template)
+    return create_stack(
+        client,
+        stack_name,
+        template,
+        capabilities=("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"),
+        disable_event_source_mappings=disable_event_source_mappings,
+    )
 
+
+def create_stack(
+    client: Callable[[str], Any],
+    stack_name: str,
+    template: dict[str, Any],
+    *,
+    parameters: dict[str, str] | None = None,
+    capabilities: tuple[str, ...] = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"),
+    disable_event_source_mappings: bool = True,
+) -> DeployedStack:
+    """Create ``template`` with ``client``'s account (the Powertools parameter pointed at a
+    stand-in), wait for it, and undo what moto would do that Lambda does not (see below)."""
+    redirected = _provide_public_parameters(client("lambda"), client("ssm"), template)
     cloudformation: CloudFormationClient = client("cloudformation")
     stack_id = cloudformation.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(template),
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+        Parameters=[
+            {"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()
+        ],
+        Capabilities=list(capabilities),  # type: ignore[arg-type]
     )["StackId"]
     stack = _wait_for_completion(cloudformation, stack_name)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

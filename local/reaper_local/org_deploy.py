@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 
@@ -26,16 +26,10 @@ from reaper_local.cfn_deploy import (
     BOOTSTRAP_QUALIFIER,
     BOOTSTRAP_VERSION_PARAMETER,
     DeployedStack,
-    _detach_schedule_targets,
-    _disable_event_source_mappings,
     _provide_public_parameters,
-    _wait_for_completion,
+    create_stack,
     deploy_to_moto,
-    unsupported_resource_types,
 )
-
-if TYPE_CHECKING:
-    from mypy_boto3_cloudformation import CloudFormationClient
 
 MEMBER_STACK_NAME = "StackSet-cc-reaper-member"
 ACCESS_ROLE = "OrganizationAccountAccessRole"
@@ -98,30 +92,12 @@ def deploy_member_to_moto(
     def client(service: str) -> Any:
         return session.client(service, endpoint_url=endpoint_url)  # type: ignore[call-overload]
 
-    redirected = _provide_public_parameters(client("lambda"), client("ssm"), template)
-    cloudformation: CloudFormationClient = client("cloudformation")
-    stack_id = cloudformation.create_stack(
-        StackName=stack_name,
-        TemplateBody=json.dumps(template),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
-    )["StackId"]
-    stack = _wait_for_completion(cloudformation, stack_name)
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    resources = cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
-    disabled: tuple[str, ...] = ()
-    if disable_event_source_mappings:
-        disabled = _disable_event_source_mappings(client("lambda"), resources)
-    detached = _detach_schedule_targets(client("events"), template, resources)
-    return DeployedStack(
-        stack_name=stack_name,
-        stack_id=stack_id,
-        status=stack["StackStatus"],
-        outputs=outputs,
-        skipped_resource_types=unsupported_resource_types(template),
-        disabled_event_source_mappings=disabled,
-        redirected_parameters=redirected,
-        removed_schedule_targets=detached,
+    return create_stack(
+        client,
+        stack_name,
+        template,
+        parameters=parameters,
+        disable_event_source_mappings=disable_event_source_mappings,
     )
 
 
