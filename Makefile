@@ -21,7 +21,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: all help setup demo test lint typecheck pytest bench synth diff deploy destroy clean
+.PHONY: all help setup demo test lint typecheck pytest bench org-publish synth diff deploy destroy clean
 
 all: test ## the default: same as test
 
@@ -65,8 +65,12 @@ pytest: setup ## every test, two workers
 
 test: setup lint typecheck pytest ## lint, typecheck and pytest (what .ci/run runs)
 
-bench: $(BIN)/.installed ## the benchmarks (bench/results/)
+bench: $(BIN)/.installed ## the benchmarks (bench/results/), then docs/performance.md's table
 	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.goals
+
+org-publish: $(BIN)/.installed ## organization mode: upload the member's code zip to every Region's code bucket
+	$(BIN)/python -m infra.org.publish
 
 # cdk.json runs `python3 app.py`, as a CDK user's activated venv would: the venv comes first.
 synth diff deploy destroy: export PATH := $(abspath $(BIN)):$(PATH)

@@ -1,7 +1,15 @@
-"""Goal 6: dollars, from what the benchmark measured (time, memory, calls, request units).
+"""Goal 4: dollars, from what the benchmark measured (time, memory, calls, request units).
 
 Prices: us-east-1, public list prices as read on the date below, free tiers left out (an
-account that already uses them pays these). Cloud Control API calls themselves cost nothing.
+account that already uses them pays these; SQS's 1 million requests a month never expire,
+and would cover an idle member's polling in an account that uses SQS for nothing else).
+Cloud Control API calls themselves cost nothing.
+
+Idle months: the single-account stack's (alarms, the metric an idle sweep emits, the sweeps,
+the work queue's event source mapping polling an empty queue) and an organization member's
+(issue 13: no alarm and no custom metric in the member, they move to the central account;
+the sweeps, their audit reads and log lines; by default no mapping either: the sweep drains
+the queue, reaper.drain; with ``workQueue: continuous`` the mapping's polling is back).
 """
 
 from __future__ import annotations
@@ -28,6 +36,18 @@ SQS_BATCH = 10
 # an idle sweep emits each run (SweepDuration), so they exist all month.
 ALARMS = 6
 IDLE_METRICS = 1
+# An idle sweep's log lines (start, "sweep finished", the metrics line): ~1.5 KB, measured
+# from the function's output.
+IDLE_LOG_BYTES = 1500
+# The work queue's event source mapping on an empty queue. AWS Lambda Developer Guide,
+# "Configuring scaling behavior for SQS event source mappings": Lambda long-polls a standard
+# queue until it becomes active; at low traffic it scales back to five concurrent batches,
+# and "can optimize to as few as 2 ... However, this optimization is not available when you
+# enable the maximum concurrency setting" -- which the stack sets (infra/function.py). So:
+# 5 pollers, each a ReceiveMessage per 20 s wait (the longest long poll), all month.
+SQS_IDLE_POLLERS = 5
+SQS_LONG_POLL_SECONDS = 20
+SECONDS_PER_MONTH = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -43,6 +63,8 @@ class CostModel:
     per_million_tokens_sweep: dict[str, float]
     idle_sweep_seconds: float
     idle_month: dict[str, float]
+    idle_month_org_member: dict[str, float]
+    idle_month_org_member_continuous: dict[str, float]
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "prices": PRICES}
@@ -80,16 +102,29 @@ def cost_model(
     sweep_write_units: float,
     sweep_read_units: float,
     idle_sweep_seconds: float,
+    idle_read_units: float = 0.0,
 ) -> CostModel:
-    idle = {
+    sweeps = {
         "lambda_duration": SWEEPS_PER_MONTH
         * idle_sweep_seconds
         * FUNCTION_MEMORY_GB
         * PRICES["lambda_arm64_gb_second"],
         "lambda_requests": SWEEPS_PER_MONTH * PRICES["lambda_request"],
+        "dynamodb_reads": SWEEPS_PER_MONTH * idle_read_units * PRICES["dynamodb_read_request_unit"],
+        "logs": SWEEPS_PER_MONTH * IDLE_LOG_BYTES / 1e9 * PRICES["logs_ingested_gb"],
+    }
+    polls = SQS_IDLE_POLLERS * SECONDS_PER_MONTH / SQS_LONG_POLL_SECONDS
+    polling = {"sqs_idle_polling": polls * PRICES["sqs_request"]}
+    idle = {
+        **sweeps,
+        **polling,
         "metrics": IDLE_METRICS * PRICES["custom_metric_month"],
         "alarms": ALARMS * PRICES["alarm_month"],
     }
+    # A member's default (organization.workQueue "schedule", reaper.drain): no mapping; each
+    # sweep's drain makes one ReceiveMessage on the empty queue.
+    member = {**sweeps, "sqs_drain_receives": SWEEPS_PER_MONTH * PRICES["sqs_request"]}
+    continuous = {**sweeps, **polling}
     return CostModel(
         prices_as_of=PRICES_AS_OF,
         sqs_seconds_per_token=sqs_seconds_per_token,
@@ -106,4 +141,6 @@ def cost_model(
         ),
         idle_sweep_seconds=idle_sweep_seconds,
         idle_month=_total(idle),
+        idle_month_org_member=_total(member),
+        idle_month_org_member_continuous=_total(continuous),
     )

@@ -6,6 +6,11 @@ only what the function imports, so the peak RSS (``ru_maxrss``) is the reaper's 
 
     python -m bench.handler_child sweep --remaining-ms 900000
     python -m bench.handler_child sqs --tokens-file FILE --batch 10
+    python -m bench.handler_child serve      # a warm container: one JSON job a stdin line
+
+``serve`` is one Lambda container kept warm (bench.chain drives several): each stdin line is a
+job, ``{"event": ..., "remaining_ms": ...}`` (no event: a scheduled one), answered by one
+``BENCH-INVOKE`` line; at end of input, the usual result line (CPU, peak RSS, calls).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 from reaper.contracts import SCHEDULE_DETAIL_TYPE, SCHEDULE_EVENT_SOURCE, TABLE_GSI_PARTITION_KEY
 
 RESULT_PREFIX = "BENCH-RESULT "
+INVOKE_PREFIX = "BENCH-INVOKE "
 
 
 class LambdaContext:
@@ -82,17 +88,51 @@ def sqs_event(tokens: list[str]) -> dict[str, Any]:
     }
 
 
+GSI_ITEM_OVERHEAD = 100  # bytes DynamoDB adds to each index entry's size
+
+
+def attribute_size(value: dict[str, Any]) -> int:
+    """An attribute value's size as DynamoDB bills it (close enough for units: numbers are
+    taken as (digits + 1) / 2 + 1 bytes)."""
+    kind, data = next(iter(value.items()))
+    if kind in ("S", "B"):
+        return len(str(data).encode())
+    if kind == "N":
+        return (len(str(data)) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "BS"):
+        return sum(len(str(v).encode()) for v in data)
+    if kind == "NS":
+        return sum((len(str(v)) + 1) // 2 + 1 for v in data)
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(v) for v in data)
+    return 3 + sum(1 + len(k.encode()) + attribute_size(v) for k, v in data.items())  # M
+
+
+def write_units(item: dict[str, Any]) -> int:
+    """Units of one item written: a unit per started KB, and as many again for its copy in
+    the by-time index (projection ALL) when it carries the index key."""
+    size = sum(len(name.encode()) + attribute_size(v) for name, v in item.items())
+    units = -(-size // 1024)
+    if TABLE_GSI_PARTITION_KEY in item:
+        units += -(-(size + GSI_ITEM_OVERHEAD) // 1024)
+    return max(1, units)
+
+
 class AwsCallCounter:
-    """Counts the function's DynamoDB and SQS calls and the request units they cost
-    (items under 1 KB written, under 4 KB read: the audit items are), for the cost model.
+    """Counts the function's DynamoDB and SQS calls and the request units they cost, for
+    the cost model: a write by its item's size (UpdateItem and DeleteItem, whose item is not
+    in the call, as one unit), a read as one unit per item (half when eventually consistent:
+    the audit items are under 4 KB).
 
     Wraps botocore's one call path; Cloud Control calls are counted by the emulator instead.
     """
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
-        self.write_units = 0.0  # a GSI copy (items with the by-time index's key) costs one more
-        self.read_units = 0.0  # strongly consistent: 1 per item, eventually: 0.5
+        self.write_units = 0.0
+        self.read_units = 0.0
 
     def install(self) -> None:
         from botocore.client import BaseClient  # noqa: PLC0415 - only when counting
@@ -111,15 +151,19 @@ class AwsCallCounter:
     def count(self, service: str, operation: str, params: dict[str, Any]) -> None:
         key = f"{service}.{operation}"
         self.calls[key] = self.calls.get(key, 0) + 1
-        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-            self.write_units += 1 + (TABLE_GSI_PARTITION_KEY in params.get("Item", {}))
+        if operation == "PutItem":
+            self.write_units += write_units(params["Item"])
+        elif operation in ("UpdateItem", "DeleteItem"):
+            self.write_units += 1
         elif operation == "BatchWriteItem":
             for requests in params["RequestItems"].values():
                 for request in requests:
-                    item = request.get("PutRequest", {}).get("Item", {})
-                    self.write_units += 1 + (TABLE_GSI_PARTITION_KEY in item)
-        elif operation == "TransactWriteItems":
-            self.write_units += 2 * len(params["TransactItems"])
+                    item = request.get("PutRequest", {}).get("Item")
+                    self.write_units += write_units(item) if item else 1
+        elif operation == "TransactWriteItems":  # twice the units of each item
+            for action in params["TransactItems"]:
+                item = action.get("Put", {}).get("Item")
+                self.write_units += 2 * (write_units(item) if item else 1)
         elif operation == "GetItem":
             self.read_units += 1 if params.get("ConsistentRead") else 0.5
         elif operation == "BatchGetItem":
@@ -141,9 +185,32 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def serve(handler: Any) -> int:
+    """Invoke ``handler`` once per stdin line, as a warm Lambda container; returns the count.
+    An invocation that raises is reported (Lambda would record it as a function error)."""
+    count = 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        context = LambdaContext(int(job["remaining_ms"]))
+        event = job.get("event") or scheduled_event()
+        start = time.perf_counter()
+        answer: dict[str, Any] = {"request_id": context.aws_request_id}
+        try:
+            answer["response"] = handler(event, context)
+        except Exception as exc:
+            answer["error"] = f"{type(exc).__name__}: {exc}"[:500]
+        answer["seconds"] = time.perf_counter() - start
+        count += 1
+        sys.stdout.flush()
+        print(INVOKE_PREFIX + json.dumps(answer, default=str), flush=True)
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["sweep", "sqs"])
+    parser.add_argument("mode", choices=["sweep", "sqs", "serve"])
     parser.add_argument("--remaining-ms", type=int, default=900_000)
     parser.add_argument("--tokens-file", help="sqs: one token a line")
     parser.add_argument("--batch", type=int, default=10)
@@ -164,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             response=response,
             request_id=context.aws_request_id,
         )
+    elif args.mode == "serve":
+        result.update(invocations=serve(lambda_handler))
     else:
         with open(args.tokens_file or "", encoding="utf-8") as handle:
             tokens = [line.strip() for line in handle if line.strip()]
@@ -186,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     result["peak_rss_mb"] = peak_rss_mb()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     result["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    result["cpu_system_seconds"] = usage.ru_stime  # thread wake-ups and sockets show here
     result["aws_calls"] = counter.calls
     result["write_units"] = counter.write_units
     result["read_units"] = counter.read_units

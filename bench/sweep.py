@@ -53,6 +53,7 @@ class SweepResult:
     verify_seconds: float
     import_seconds: float
     cpu_seconds: float  # user + system CPU of the function's process
+    cpu_system_seconds: float  # of which system (kernel) time
     # CPU the emulator and moto used while the function ran: on a machine of ``cpus`` cores
     # the three processes cannot finish before (sum of their CPU) / cpus.
     helper_cpu_seconds: dict[str, float]
@@ -198,6 +199,7 @@ def run_sweep(
         verify_seconds=verify_seconds,
         import_seconds=float(child["import_s"]),
         cpu_seconds=float(child["cpu_seconds"]),
+        cpu_system_seconds=float(child.get("cpu_system_seconds", 0)),
         helper_cpu_seconds=helper_cpu,
         cpus=os.cpu_count() or 1,
         aws_calls=child.get("aws_calls", {}),
@@ -217,6 +219,7 @@ class IdleSweep:
     peak_rss_mb: float
     cloud_control_calls: int
     aws_calls: dict[str, int]
+    read_units: float = 0.0
 
 
 def run_idle_sweep(
@@ -236,6 +239,7 @@ def run_idle_sweep(
         peak_rss_mb=float(child["peak_rss_mb"]),
         cloud_control_calls=sum(calls.values()),
         aws_calls=child.get("aws_calls", {}),
+        read_units=float(child.get("read_units", 0)),
     )
 
 

@@ -38,10 +38,27 @@ def test_quick_benchmark_prints_every_number(tmp_path: Path) -> None:
         r"latency\s+0 ms, follow 60 s:\s+",
         r"follow  0 s:\s+",
         r"CPU bound of this machine\s+",
+        r"CPU per call\s+",  # the floor: a bare boto3 cancel loop
+        r"\d+ stale\s+" + number + r" ms = \s*",  # CPU per cancel against the floor
+        r"large / small\s+",
+        r"wall, first start to last end\s+",  # the chain of invocations
+        r"a month idle, org member\s+\$\s*",
     ):
         assert re.search(label + number, out), f"{label!r} missing in:\n{out}"
     assert "all cancelled, nothing lost" in out
-    # And the same numbers land as JSON
+    assert "nothing lost, nothing twice" in out  # the chain's own check
+    # And the same numbers land as JSON, from which the docs' table is made
     report = json.loads((tmp_path / "latest.json").read_text())
-    assert {"sweep", "serial", "sqs", "cold_start"} <= set(report)
+    expected = {"floor", "sweep", "sweep_small", "one_invocation", "chain", "serial", "sqs"}
+    assert expected | {"cold_start", "cost"} <= set(report)
     assert report["sweep"]["cancelled"] == report["sweep"]["stale"]
+    assert report["chain"]["cancelled"] == report["chain"]["stale"]
+    table = subprocess.run(
+        [sys.executable, "-m", "bench.goals", str(tmp_path / "latest.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert table.count("\n| ") >= 14, table  # a row per goal figure
