@@ -76,8 +76,11 @@ class ReaperFunction(Construct):
         log_retention_days: int,
         key: kms.IKey | None = None,
         network: Network | None = None,
+        poll_work_queue: bool = True,
     ) -> None:
-        """``key`` and ``network``: the kmsKey and vpc options (infra/enterprise.py)."""
+        """``key`` and ``network``: the kmsKey and vpc options (infra/enterprise.py).
+        ``poll_work_queue`` False (an organization member's ``workQueue: schedule``): no event
+        source mapping; each scheduled sweep drains the work queue (reaper.drain)."""
         super().__init__(scope, construct_id)
 
         self.log_group = logs.LogGroup(
@@ -144,16 +147,23 @@ class ReaperFunction(Construct):
             vpc_subnets=network.subnets if network else None,
             security_groups=[network.security_group] if network else None,
         )
-        # Grants an SQS poller consumes with, on the work queue only.
-        self.function.add_event_source(
-            event_sources.SqsEventSource(
-                queues.work_queue,
-                batch_size=c.SQS_BATCH_SIZE,
-                max_batching_window=Duration.seconds(c.SQS_BATCHING_WINDOW_SECONDS),
-                report_batch_item_failures=True,
-                max_concurrency=sqs_max_concurrency(reaper_config.max_concurrency),
+        if poll_work_queue:
+            # Grants an SQS poller consumes with, on the work queue only.
+            self.function.add_event_source(
+                event_sources.SqsEventSource(
+                    queues.work_queue,
+                    batch_size=c.SQS_BATCH_SIZE,
+                    max_batching_window=Duration.seconds(c.SQS_BATCHING_WINDOW_SECONDS),
+                    report_batch_item_failures=True,
+                    max_concurrency=sqs_max_concurrency(reaper_config.max_concurrency),
+                )
             )
-        )
+        else:
+            # No mapping polling an idle queue all month: the sweep receives and deletes.
+            queues.work_queue.grant_consume_messages(self.role)
+            self.function.add_environment(
+                contracts.ENV_WORK_QUEUE_DRAIN, contracts.WORK_QUEUE_DRAIN_SCHEDULE
+            )
         # The table's own ARN only; exactly the calls the function makes (constants.py).
         self.role.add_to_principal_policy(
             iam.PolicyStatement(

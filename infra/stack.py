@@ -69,6 +69,7 @@ class ReaperStack(Stack):
             log_retention_days=settings.log_retention_days,
             key=key,
             network=self.enterprise.network,
+            poll_work_queue=organization is None or organization.work_queue == "continuous",
         )
         self.rules = ReaperRules(
             self,

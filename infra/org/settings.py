@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -52,6 +53,10 @@ class OrganizationSettings(BaseModel):
     archive_retention_days: int = Field(
         default=90, ge=0, le=ARCHIVE_RETENTION_MAX_DAYS, alias="archiveRetentionDays"
     )
+    # "schedule": a member has no event source mapping (one polls an idle queue all month,
+    # ~$0.26 at list prices): its scheduled sweep drains the work queue, so cancel events and
+    # CloudTrail records wait for the next sweep. "continuous": the mapping, seconds.
+    work_queue: Literal["schedule", "continuous"] = Field(default="schedule", alias="workQueue")
     code_bucket_prefix: str | None = Field(
         default=None,
         alias="codeBucketPrefix",

@@ -138,3 +138,12 @@ GSI_UNFOLLOWED_PARTITION: Final = "UNFOLLOWED"
 # record what it shows (docs/lambda.md, "Follow-up messages").
 FOLLOW_UP_KIND: Final = "reaper.follow-up"
 FOLLOW_UP_VERSION: Final = 1
+# The by-time index's partition of open-run marks (an item per sweep that claimed requests,
+# until its outcomes are recorded): the next sweep reconciles what an ended one left.
+GSI_RUNS_PARTITION: Final = "RUNS"
+
+# ---------------------------------------------------------------- organization mode: the work queue
+# "schedule": the member has no event source mapping; each scheduled sweep drains the work
+# queue (reaper.drain). Unset: the mapping invokes the function (the single-account stack).
+ENV_WORK_QUEUE_DRAIN: Final = "WORK_QUEUE_DRAIN"
+WORK_QUEUE_DRAIN_SCHEDULE: Final = "schedule"

@@ -11,10 +11,12 @@ often a cold start, never loads it.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from reaper.clock import Deadline
+from reaper.drain import QueueDrain, is_schedule, queue_arn_of
 from reaper.observability import enable_tracing, logger, metrics, publish, span
 from reaper.service import Reaper, Run
 from reaper.sizing import deadline_margin
@@ -44,6 +46,8 @@ class Container:
     reaper: Reaper
     # The adapter itself, for its throttle count: not read through the service.
     cloud_control: CloudControlAdapter
+    # Organization mode without an event source mapping: the schedule drains the queue.
+    drain: QueueDrain | None = None
 
 
 @functools.cache
@@ -61,7 +65,16 @@ def container() -> Container:
     )
     cloud_control = build_cloud_control(settings, clients)
     reaper = build_reaper(settings, clients, cloud_control=cloud_control)
-    return Container(settings, reaper, cloud_control)
+    drain = None
+    if settings.drain_work_queue:
+        region = os.environ.get("AWS_REGION", "")
+        drain = QueueDrain(
+            clients.sqs,
+            settings.work_queue_url,
+            queue_arn_of(settings.work_queue_url, region),
+            region,
+        )
+    return Container(settings, reaper, cloud_control, drain)
 
 
 def deadline_of(context: LambdaContext) -> Deadline:
@@ -112,7 +125,10 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
             if is_sqs_batch(event):
                 return _sqs_batch(run, event, context)
             event_id = event.get("id") if isinstance(event, dict) else None
-            return run.process_event(event, str(event_id or context.aws_request_id))
+            result = run.process_event(event, str(event_id or context.aws_request_id))
+            if wired.drain is not None and is_schedule(event):
+                result["drained"] = _drain(wired, wired.drain, context)
+            return result
     finally:
         publish(run.report, wired.cloud_control.throttled_calls() - throttled_before)
 
@@ -132,6 +148,25 @@ def _sqs_batch(run: Run, event: dict[str, Any], context: LambdaContext) -> dict[
     known = {failure["itemIdentifier"] for failure in failures}
     failures += [{"itemIdentifier": m} for m in unrecorded if m not in known]
     return {"batchItemFailures": failures}
+
+
+def _drain(wired: Container, drain: QueueDrain, context: LambdaContext) -> dict[str, int]:
+    """After the sweep: what waits on the work queue, batch by batch, as the event source
+    mapping would have delivered it (reaper.drain). Each batch is a run of its own."""
+    batches = 0
+
+    def handle(event: dict[str, Any]) -> list[str]:
+        nonlocal batches
+        batches += 1
+        run = wired.reaper.run(f"{context.aws_request_id}#{batches}", deadline_of(context))
+        try:
+            answer = _sqs_batch(run, event, context)
+        finally:
+            publish(run.report, 0)
+        return [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
+
+    drained = drain.drain(handle, lambda: context.get_remaining_time_in_millis() / 1000)
+    return asdict(drained)
 
 
 def _record(run: Run, record: SQSRecord) -> None:

@@ -25,6 +25,8 @@ class Settings:
     tracing: bool
     # Where plans awaiting approval are announced (requireApproval); None: nowhere.
     approval_topic_arn: str | None = None
+    # Organization mode without an event source mapping: the schedule drains the work queue.
+    drain_work_queue: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -45,4 +47,6 @@ class Settings:
             # Tracing costs a cold-start import: only in Lambda, and only if not turned off.
             tracing=not trace_off and bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
             approval_topic_arn=env.get(contracts.ENV_APPROVAL_TOPIC_ARN) or None,
+            drain_work_queue=env.get(contracts.ENV_WORK_QUEUE_DRAIN)
+            == contracts.WORK_QUEUE_DRAIN_SCHEDULE,
         )

@@ -13,7 +13,14 @@ from reaper import contracts
 from infra.org.code import build_bundle
 from infra.org.member import FORWARDED_DETAIL_TYPES
 
-from .test_org_stacks import BUCKET_PREFIX, ORG_ID, REGIONS, OrgSynth, synthesize_org
+from .test_org_stacks import (
+    BUCKET_PREFIX,
+    ORG_ID,
+    ORGANIZATION,
+    REGIONS,
+    OrgSynth,
+    synthesize_org,
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +156,41 @@ def test_each_region_has_a_code_bucket_the_organization_can_read(
     assert read["Principal"] == {"AWS": "*"}
     assert read["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert read["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}}
+
+
+def test_the_member_has_no_queue_polling_and_its_sweep_drains_the_work_queue(
+    org: OrgSynth,
+) -> None:
+    # workQueue defaults to "schedule": nothing polls an idle queue all month
+    assert org.resources(org.member, "AWS::Lambda::EventSourceMapping") == {}
+    env = _member_function(org)["Environment"]["Variables"]
+    assert env[contracts.ENV_WORK_QUEUE_DRAIN] == contracts.WORK_QUEUE_DRAIN_SCHEDULE
+    # and the function may receive and delete on the work queue (and only there)
+    (work_queue_id,) = [
+        k
+        for k, q in org.resources(org.member, "AWS::SQS::Queue").items()
+        if q["Properties"]["QueueName"] == contracts.ORG_MEMBER_WORK_QUEUE
+    ]
+    statements = [
+        statement
+        for policy in org.resources(org.member, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    receive = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
+    assert receive and all(s["Resource"] == {"Fn::GetAtt": [work_queue_id, "Arn"]} for s in receive)
+    assert any("sqs:DeleteMessage" in s["Action"] for s in receive)
+
+
+def test_a_continuous_member_keeps_the_event_source_mapping(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    continuous = synthesize_org(
+        tmp_path_factory.mktemp("org-continuous.out"),
+        {"organization": json.dumps({**ORGANIZATION, "workQueue": "continuous"})},
+    )
+    assert len(continuous.resources(continuous.member, "AWS::Lambda::EventSourceMapping")) == 1
+    env = _member_function(continuous)["Environment"]["Variables"]
+    assert contracts.ENV_WORK_QUEUE_DRAIN not in env
 
 
 def _member_function(org: OrgSynth) -> dict[str, Any]:
