@@ -1,5 +1,5 @@
-"""How a chosen request is cancelled: claim it, write its decision ahead, ask the gate, cancel,
-read what the answer means. Following to CANCEL_COMPLETE is ``following``'s."""
+"""How a chosen request is cancelled: claim it with its decision written ahead (one write), ask
+the gate, cancel, read what the answer means. Following to CANCEL_COMPLETE is ``following``'s."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from reaper.models import (
     Outcome,
     RequestStatus,
     Status,
+    Taken,
 )
 from reaper.observability import logger
 from reaper.run_state import (
@@ -25,6 +26,7 @@ from reaper.run_state import (
     Chosen,
     RunState,
     failed,
+    interrupted,
     is_interrupted,
     owner_of,
     parse_owner,
@@ -44,8 +46,9 @@ class Canceller:
         self._cc = run.ports.cloud_control
 
     def claim_and_cancel(self, chosen: Sequence[Chosen], delivery: Delivery) -> list[Cancelled]:
-        """Claim (a conditional put each), write the decisions ahead (one batch), then cancel
-        one by one, asking the gate right before each call.
+        """Claim each request with its decision written ahead (one conditional put each:
+        the claim is the write-ahead), then cancel one by one, asking the gate right before
+        each call.
 
         A request another live delivery holds the claim of comes back FAILED with
         ``ClaimedElsewhere`` (a token delivery retries it; a sweep leaves it to the holder,
@@ -56,23 +59,24 @@ class Canceller:
         run = self._run
         owner = owner_of(delivery.source, delivery.delivery_id)
         now = run.ports.clock.now()
-        until = now + self._claim_time()
+        until = now + self.claim_time()
         results: list[Cancelled] = []
-        claimed: list[Decision] = []
+        ready: list[Decision] = []
         for request, first_seen, assessment in chosen:
             decision = run.seen(delivery, request, first_seen, assessment)
+            ahead = {request.token: interrupted(decision)}
             try:
-                held = run.ports.audit.claim([request.token], owner, now, until)
+                held = run.ports.audit.claim_ahead([request.token], owner, now, until, ahead)
             except StoreError as exc:
                 results.append(failed(decision, exc))
                 continue
-            if request.token in held:
-                before = held[request.token]
-                done = self._done_by(before, decision) if before else []
+            taken = held.get(request.token)
+            if taken is not None:
+                done = self._done_by(taken, decision) if taken.before else []
                 if done:
                     results += done
                 else:
-                    claimed.append(decision)
+                    ready.append(decision)
                 continue
             run.add("claimed_elsewhere")
             logger.info(
@@ -86,18 +90,15 @@ class Canceller:
                     error_message="another delivery holds the claim until its invocation ends",
                 )
             )
-        ready, errors = self._ledger.write_ahead(claimed)
-        written = {d.token for d in ready}
-        unwritten = [d for d in claimed if d.token not in written]
-        results += [failed(d, e) for d, e in zip(unwritten, errors, strict=True)]
         return [*results, *(self._cancel(d) for d in ready)]
 
-    def _done_by(self, before: str, decision: Decision) -> list[Decision]:
-        """This claim replaced the ended claim of ``before``, which may have cancelled the
-        request (a listing can lag behind a cancel): one read says whether anything is left
-        to cancel ([]: still active, go on). If ``before`` cancelled it and ended before
-        recording it, its decision is settled here too: the cancel is recorded once, as
-        its own."""
+    def _done_by(self, taken: Taken, decision: Decision) -> list[Decision]:
+        """This claim replaced the ended claim of ``taken.before``, which may have cancelled
+        the request (a listing can lag behind a cancel): one read says whether anything is
+        left to cancel ([]: still active, go on). If that holder cancelled it and ended
+        before recording it, its decision is settled here too: the cancel is recorded once,
+        as its own."""
+        before = taken.before or ""
         try:
             now = self._cc.get_status(decision.token)
         except RequestNotFound:
@@ -112,7 +113,7 @@ class Canceller:
             why=f"already {now.status.value} when claimed after {before}",
         )
         try:
-            theirs = self._unrecorded_cancel_of(before, decision.token)
+            theirs = self._unrecorded_cancel_of(taken, decision.token)
         except StoreError as exc:
             return [failed(decision, exc)]
         if theirs is None or now.status not in CANCEL_STATUSES:
@@ -125,14 +126,22 @@ class Canceller:
         )
         return [mine, settled]
 
-    def _unrecorded_cancel_of(self, owner: str, token: str) -> Decision | None:
-        """The decision ``owner`` wrote ahead of (or lost the answer of) a cancel of this
-        token and never replaced, if any. Raises StoreError."""
-        key = parse_owner(owner)
+    def _unrecorded_cancel_of(self, taken: Taken, token: str) -> Decision | None:
+        """The decision the earlier holder wrote ahead of (or lost the answer of) a cancel of
+        this token and never replaced, if any: its recorded decision, else what its claim
+        held written ahead (returned by the put that took the claim over). Raises
+        StoreError."""
+        key = parse_owner(taken.before or "")
         found = self._run.ports.audit.find_decision(token, *key) if key else None
+        ahead = taken.ahead
+        if ahead is not None and (
+            found is None
+            or (found.outcome is Outcome.FAILED and found.request_id != ahead.request_id)
+        ):
+            found = ahead
         return found if is_interrupted(found) else None
 
-    def _claim_time(self) -> timedelta:
+    def claim_time(self) -> timedelta:
         """A claim ends with its holder's invocation, never later."""
         left = self._run.deadline.seconds_left() + self._run.deadline.margin_seconds
         longest = LONGEST_INVOCATION.total_seconds()

@@ -1,8 +1,10 @@
-"""The dead-letter record (docs/DESIGN.md), written once: how a letter is written, and how its
-replay reads it back. A letter must be a body the reaper accepts (an operator's redrive sends it
-to the work queue as is), and its replay must end in a recorded decision: a failure's replay
-decides its tokens again under the delivery it failed in; a letter of decisions the audit table
-refused carries them, and its replay records them as they were.
+"""The dead-letter record (docs/DESIGN.md) and the follow-up message, each written once: how it
+is written, and how it is read back. A letter must be a body the reaper accepts (an operator's
+redrive sends it to the work queue as is), and its replay must end in a recorded decision: a
+failure's replay decides its tokens again under the delivery it failed in; a letter of
+decisions the audit table refused carries them, and its replay records them as they were. A
+follow-up that the queue's redrive policy dead-letters is itself such a body: its replay reads
+the request once and records what it shows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from reaper.inputs import (
     MAX_DELIVERY_ID_CHARS,
     MAX_REASON_CHARS,
     ErrorCode,
+    FollowUp,
     InvalidInput,
     TokenRequest,
     enum_field,
@@ -25,6 +28,7 @@ from reaper.inputs import (
     short_text,
     text_field,
     time_field,
+    token_field,
     tokens_field,
 )
 from reaper.models import Decision, Mode, Outcome, Source, Status
@@ -195,3 +199,63 @@ def _decision(
         blocked_call=text_field(fields.get("blockedCall"), 1024),
         leftover=text_field(fields.get("leftover"), 16),
     )
+
+
+# ---------------------------------------------------------------- the follow-up message
+# A follow-up hops at most this many times (SQS delays at most 900 s a hop).
+FOLLOW_UP_MAX_HOPS = 12
+FOLLOW_UP_FIELDS = frozenset(
+    {"kind", "version", "requestToken", "source", "deliveryId", "hop", "cancelledAt"}
+)
+
+
+def follow_up_body(follow_up: FollowUp) -> str:
+    """The message in docs/lambda.md ("Follow-up messages")."""
+    return json.dumps(
+        {
+            "kind": contracts.FOLLOW_UP_KIND,
+            "version": contracts.FOLLOW_UP_VERSION,
+            "requestToken": follow_up.token,
+            "source": follow_up.source.value,
+            "deliveryId": follow_up.delivery_id,
+            "hop": follow_up.hop,
+            "cancelledAt": follow_up.cancelled_at.astimezone(UTC).isoformat(),
+        }
+    )
+
+
+def parse_follow_up(record: Mapping[str, Any]) -> FollowUp:
+    """Strict: every field present and valid, nothing else (one line naming the field)."""
+    unknown = sorted(short_text(k, 40) for k in record if k not in FOLLOW_UP_FIELDS)
+    if unknown:
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD, unknown[0], "is not a field of a follow-up message"
+        )
+    if record.get("version") != contracts.FOLLOW_UP_VERSION:
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD, "version", f"must be {contracts.FOLLOW_UP_VERSION}"
+        )
+    if "requestToken" not in record:
+        raise InvalidInput(ErrorCode.MISSING_FIELD, "requestToken", "is missing")
+    token = token_field(record["requestToken"], "requestToken")
+    if "source" not in record:
+        raise InvalidInput(ErrorCode.MISSING_FIELD, "source", "is missing")
+    source = enum_field(Source, record, "source", Source.SQS)
+    delivery_id = record.get("deliveryId")
+    if not (isinstance(delivery_id, str) and 0 < len(delivery_id) <= MAX_DELIVERY_ID_CHARS):
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD,
+            "deliveryId",
+            f"must be a string of 1 to {MAX_DELIVERY_ID_CHARS} characters",
+        )
+    hop = record.get("hop")
+    if not isinstance(hop, int) or isinstance(hop, bool) or not 0 <= hop <= FOLLOW_UP_MAX_HOPS:
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD, "hop", f"must be an integer from 0 to {FOLLOW_UP_MAX_HOPS}"
+        )
+    cancelled_at = time_field(record.get("cancelledAt"))
+    if cancelled_at is None or cancelled_at.tzinfo is None:
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD, "cancelledAt", "must be an ISO 8601 time with its zone"
+        )
+    return FollowUp(token, source, delivery_id, hop, cancelled_at)

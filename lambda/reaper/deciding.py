@@ -39,6 +39,8 @@ from reaper.sizing import MAX_WATCH_DELAY_SECONDS
 
 # Deliveries that are a person's decision to cancel (requireApproval asks no one else).
 APPROVERS = frozenset({Source.APPROVAL, Source.CLI})
+# Outcomes after which the request is never looked at again: no first sighting is kept.
+GONE = frozenset({Outcome.CANCELLED, Outcome.CANCEL_COMPLETE, Outcome.NOT_FOUND, Outcome.TERMINAL})
 # Modes whose young requests are looked at again later (a work-queue message with a delay).
 RECHECKED = frozenset({Mode.WATCH, Mode.UNBLOCK})
 # A request matches a CloudTrail record of the call that started it if its EventTime is no
@@ -89,15 +91,35 @@ class TokenDecider:
         self, token: str, delivery: Delivery, base: Decision, existing: Decision | None
     ) -> Decision | None:
         """The decision, read from Cloud Control and assessed, cancelling if stale."""
+        seen_now = Sighting(base.decided_at, delivery.started_by, delivery.user_agent)
         try:
-            # Persist the sighting before polling: it is the only age that never moves forward.
-            seen_now = Sighting(base.decided_at, delivery.started_by, delivery.user_agent)
-            sighting = self._audit.remember_first_seen({token: seen_now})[token]
+            known = self._audit.first_seen([token]).get(token)
             request = self._cc.get_status(token)
         except RequestNotFound:
             return base.but(outcome=Outcome.NOT_FOUND)
         except (CloudControlError, StoreError) as exc:
             return failed(base, exc)
+        decision = self._assessed(delivery, base, existing, request, known or seen_now)
+        if decision is None or decision.outcome in GONE:
+            return decision
+        # Still there to be seen again: its first sighting is kept (the one age that never
+        # moves forward). A request cancelled at first sight needs none (its decision says).
+        if known is None or (delivery.started_by and known.started_by is None):
+            try:
+                self._audit.remember_first_seen({token: seen_now})
+            except StoreError as exc:
+                return failed(decision, exc) if decision.outcome is not Outcome.FAILED else decision
+        return decision
+
+    def _assessed(
+        self,
+        delivery: Delivery,
+        base: Decision,
+        existing: Decision | None,
+        request: RequestStatus,
+        sighting: Sighting,
+    ) -> Decision | None:
+        """The decision about a request just read, cancelling it if stale."""
         if is_interrupted(existing) and request.status in CANCEL_STATUSES:
             # This delivery's earlier invocation cancelled it and ended before recording it,
             # unless another delivery claimed it since (then that one cancelled it).

@@ -35,7 +35,7 @@ class Follower:
         waiting = {d.token: d for d in decisions if d.outcome is Outcome.CANCELLED}
         seconds = self._run.config.cancel_follow_seconds
         if not waiting or seconds <= 0:
-            return [self._verified(d) for d in decisions]
+            return [self.verified(d) for d in decisions]
         clock = self._run.ports.clock
         give_up = clock.now() + timedelta(seconds=seconds)
         last: dict[str, Status] = {}
@@ -52,13 +52,13 @@ class Follower:
                 except CloudControlError as exc:
                     logger.warning("follow failed", extra={"error": exc.message})
                     break
-        followed = {t: _followed(d, last.get(t), seconds) for t, d in waiting.items()}
+        followed = {t: followed_to(d, last.get(t), seconds) for t, d in waiting.items()}
         return [
-            self._verified(followed.get(d.token, d) if d.outcome is Outcome.CANCELLED else d)
+            self.verified(followed.get(d.token, d) if d.outcome is Outcome.CANCELLED else d)
             for d in decisions
         ]
 
-    def _verified(self, decision: Decision) -> Decision:
+    def verified(self, decision: Decision) -> Decision:
         """What a completed cancel left behind (verify_leftovers): a cancelled CREATE may
         leave a half-made resource, an UPDATE one between two states. Existence only."""
         if (
@@ -110,11 +110,20 @@ class Follower:
         return found
 
 
-def _followed(decision: Decision, status: Status | None, seconds: int) -> Decision:
+def followed_to(decision: Decision, status: Status | None, seconds: int | None = None) -> Decision:
+    """A cancel as recorded once its request reads ``status`` (None: unread): complete on
+    positive evidence only, else still ``cancelled`` with the last status seen."""
     if status is Status.CANCEL_COMPLETE:
-        return decision.but(outcome=Outcome.CANCEL_COMPLETE, status_after=status)
+        return decision.but(
+            outcome=Outcome.CANCEL_COMPLETE,
+            status_after=status,
+            error_code=None,
+            error_message=None,
+        )
+    within = f" within {seconds} s of the cancel" if seconds is not None else ""
     return decision.but(
+        outcome=Outcome.CANCELLED,
         status_after=status or decision.status_after,
         error_code=NOT_COMPLETE,
-        error_message=f"not seen CANCEL_COMPLETE within {seconds} s of the cancel",
+        error_message=f"not seen CANCEL_COMPLETE{within}",
     )

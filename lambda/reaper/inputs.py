@@ -130,7 +130,21 @@ class Ignored:
     why: str
 
 
-Parsed = TokenRequest | SweepRequest | Ignored | CallWithoutToken | BlockedCall | Approval
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A delayed work-queue message after an SQS-path cancel (contracts.FOLLOW_UP_KIND): read
+    the request's status once and record what it shows, or come back later (``hop`` + 1)."""
+
+    token: str
+    source: Source
+    delivery_id: str
+    hop: int
+    cancelled_at: datetime
+
+
+Parsed = (
+    TokenRequest | SweepRequest | Ignored | CallWithoutToken | BlockedCall | Approval | FollowUp
+)
 
 
 def is_valid_token(value: object) -> bool:

@@ -19,11 +19,21 @@ from collections.abc import Sequence
 
 from reaper import notices
 from reaper.errors import QueueError, ReaperError, StoreError
-from reaper.models import UNREAD, Decision, Mode, Outcome, Plan, Source, clip
+from reaper.models import (
+    CANCEL_MAY_HAVE_LANDED,
+    LETTER_NOT_SENT,
+    UNREAD,
+    Decision,
+    Mode,
+    Outcome,
+    Plan,
+    Source,
+    clip,
+)
 from reaper.observability import logger
 from reaper.parsing import InvalidInput
 from reaper.ports import DeadLetter
-from reaper.run_state import RunState, interrupted
+from reaper.run_state import RunState
 from reaper.sizing import (
     CARRIED_DECISIONS_BATCH,
     CHUNK_MAX,
@@ -82,9 +92,29 @@ class Ledger:
                 self.dead_letter(letters, mode, original, carry_decisions=carry)
             except QueueError as exc:
                 errors.append(exc)
+                if not carry:
+                    self._leave_to_reconcile(failed)
         if errors:
             raise errors[0]
         return recorded
+
+    def _leave_to_reconcile(self, failed: list[Decision]) -> None:
+        """Failures whose dead letter was refused: recorded again where the next sweep
+        reconciles them (a retry of this delivery may no longer see their requests)."""
+        marked = [
+            d.but(
+                error_code=LETTER_NOT_SENT,
+                error_message=clip(f"{d.error_code}: {d.error_message} (dead letter refused)"),
+            )
+            for d in failed
+            if d.error_code not in CANCEL_MAY_HAVE_LANDED and d.error_code != UNREAD
+        ]
+        _, refused, error = self._in_parts(marked, CHUNK_MAX)
+        if error is not None:
+            logger.error(
+                "failures left unreconcilable",
+                extra={"error": clip(error.message), "decisions": len(refused)},
+            )
 
     def end_message(
         self, failed: list[Decision], receive_count: int, mode: Mode, body: str
@@ -98,12 +128,14 @@ class Ledger:
             raise RetryLater(first.error_code or "Failed", first.error_message or "failed")
         self.dead_letter(failed, mode, body, carry_decisions=False)
 
-    def record_batch(self, decisions: list[Decision]) -> list[str]:
-        """Record an SQS batch's decisions; returns the ids of the messages whose decisions
-        the table refused: those records must fail (a redelivery finds a cancel written
-        ahead as ``Interrupted`` and records it)."""
+    def record_batch(
+        self, decisions: list[Decision], followed: Sequence[Decision] = ()
+    ) -> list[str]:
+        """Record an SQS batch's decisions (and what its follow-ups saw: ``record``); returns
+        the ids of the messages whose decisions the table refused: those records must fail
+        (a redelivery finds a cancel written ahead in its claim and records it)."""
         try:
-            self.record(decisions)
+            self.record(decisions, followed)
         except Unrecorded as exc:
             logger.error("audit write failed for a batch", extra={"error": clip(exc.message)})
             return list(dict.fromkeys(d.delivery_id for d in exc.unrecorded))
@@ -151,17 +183,20 @@ class Ledger:
         )
 
     # ------------------------------------------------------------------ writing
-    def record(self, decisions: list[Decision]) -> None:
+    def record(self, decisions: list[Decision], followed: Sequence[Decision] = ()) -> None:
         """Log, count and write the decisions; raise Unrecorded with those the table refuses
-        even 25 at a time (the others are then written)."""
+        even 25 at a time (the others are then written). ``followed``: cancels a follow-up
+        message saw to their end, written with them but neither counted nor told again (the
+        cancel was, when it was made)."""
         self._run.count(d.outcome for d in decisions)
-        for decision in decisions:
+        for decision in (*decisions, *followed):
             _log(decision)
         # A failure to read the delivery's earlier decision is never written: it might
         # replace a write-ahead nobody has seen (it is retried or dead-lettered instead).
-        decisions = [d for d in decisions if d.error_code != UNREAD]
-        recorded, unrecorded, error = self._in_parts(decisions, CHUNK_MAX)
-        self._tell(recorded)
+        written = [d for d in (*decisions, *followed) if d.error_code != UNREAD]
+        recorded, unrecorded, error = self._in_parts(written, CHUNK_MAX)
+        again = {id(d) for d in followed}
+        self._tell([d for d in recorded if id(d) not in again])
         self._ask_approval(recorded)
         if error is not None:
             raise Unrecorded(error, recorded, unrecorded)
@@ -200,15 +235,6 @@ class Ledger:
         lost = bus.put(found)
         self._run.add("events_sent", len(found) - lost)
         self._run.add("events_not_sent", lost)
-
-    def write_ahead(self, decisions: list[Decision]) -> tuple[list[Decision], list[StoreError]]:
-        """Record the decisions as ``Interrupted`` before their cancels. Returns those written
-        and, for the others (in order), the error that refused them."""
-        _, refused, error = self._in_parts([interrupted(d) for d in decisions], 1)
-        if error is None:
-            return decisions, []
-        lost = {d.token for d in refused}
-        return [d for d in decisions if d.token not in lost], [error] * len(lost)
 
     def _in_parts(
         self, decisions: list[Decision], size: int

@@ -19,8 +19,16 @@ UNCONFIRMED = "CancelUnconfirmed"
 # The error code of a token whose delivery's earlier decision could not be read: it fails
 # (retried or dead-lettered) but is never written, lest it replace a write-ahead unseen.
 UNREAD = "DecisionUnread"
-# Decisions whose cancel may have reached Cloud Control with no outcome recorded for it.
-CANCEL_MAY_HAVE_LANDED = frozenset({INTERRUPTED, UNCONFIRMED})
+# The error code of a cancel whose follow-up message (SQS path) could not be sent: recorded
+# as cancelled, in its own index partition, which the next sweep follows (reconciling.py).
+FOLLOW_NOT_SENT = "FollowUpNotSent"
+# The error code of a sweep's (or an event's) failure whose dead letter the DLQ refused:
+# recorded where the next sweep reconciles it (the sweep's retry no longer lists a request
+# that finished meanwhile, so nothing else would ever decide it again).
+LETTER_NOT_SENT = "DeadLetterNotSent"
+# Decisions whose cancel may have reached Cloud Control with no outcome recorded for it, or
+# that nothing but the next sweep will decide again: the index's INTERRUPTED partition.
+CANCEL_MAY_HAVE_LANDED = frozenset({INTERRUPTED, UNCONFIRMED, LETTER_NOT_SENT})
 # Anything that reaches a log line or an audit item is cut to this many characters.
 MAX_FIELD_CHARS = 1024
 
@@ -200,3 +208,25 @@ class KillSwitch:
     reason: str | None = None
     set_by: str | None = None
     set_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A claim a delivery now holds (the claim is its decision written ahead of the cancel):
+    the other owner whose ended claim it replaced, and what that owner had written ahead."""
+
+    before: str | None = None
+    ahead: Decision | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRun:
+    """A sweep that claims requests marks itself open until its outcomes are recorded: a
+    mark whose holder ended (``held_until`` passed) tells the next sweep which requests it
+    chose (kept with the mark in ``parts`` small items), whose claims may hold write-aheads
+    never replaced."""
+
+    owner: str
+    opened_at: datetime
+    held_until: datetime
+    parts: int = 0

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from reaper import contracts
-from reaper.dead_letter_format import parse_dead_letter
+from reaper.dead_letter_format import parse_dead_letter, parse_follow_up
 from reaper.inputs import (
     MAX_BODY_BYTES,
     MAX_REASON_CHARS,
@@ -27,6 +27,7 @@ from reaper.inputs import (
     Caller,
     CallWithoutToken,
     ErrorCode,
+    FollowUp,
     Ignored,
     InvalidInput,
     Parsed,
@@ -55,6 +56,7 @@ __all__ = [
     "CallWithoutToken",
     "Caller",
     "ErrorCode",
+    "FollowUp",
     "Ignored",
     "InvalidInput",
     "Parsed",
@@ -112,8 +114,8 @@ def parse_event(event: object, default_source: Source = Source.EVENTBRIDGE) -> P
     """A direct invocation's event, or the JSON of an SQS body.
 
     Accepts an EventBridge event (custom, CloudTrail, schedule), a token message
-    (``requestToken``/``requestTokens``), a reaper dead-letter record or a Lambda on-failure
-    destination record.
+    (``requestToken``/``requestTokens``), a reaper dead-letter record, an approval, a
+    follow-up message or a Lambda on-failure destination record.
     """
     if not isinstance(event, Mapping):
         raise InvalidInput(ErrorCode.UNKNOWN_EVENT_SHAPE, "event", "must be a JSON object")
@@ -121,6 +123,8 @@ def parse_event(event: object, default_source: Source = Source.EVENTBRIDGE) -> P
         return parse_dead_letter(event)
     if event.get("kind") == contracts.APPROVAL_KIND:
         return _approval(event)
+    if event.get("kind") == contracts.FOLLOW_UP_KIND:
+        return parse_follow_up(event)
     if "requestPayload" in event and "requestContext" in event:
         return parse_event(event["requestPayload"], default_source)
     if "detail-type" in event or ("source" in event and "detail" in event):

@@ -1,11 +1,16 @@
-"""What an ended invocation left behind: decisions written ahead of a cancel (``Interrupted``),
-or whose cancel's answer was lost (``CancelUnconfirmed``), never replaced by their outcome.
+"""What an ended invocation left behind: decisions written ahead of a cancel (``Interrupted``,
+held in the claim itself) or whose cancel's answer was lost (``CancelUnconfirmed``, recorded
+in the index's INTERRUPTED partition), never replaced by their outcome; and SQS-path cancels
+whose follow-up message could not be sent (the UNFOLLOWED partition).
 
-The sweep reconciles them once they are older than any live invocation (RECONCILE_AFTER):
-one pass over the CANCEL_IN_PROGRESS and CANCEL_COMPLETE listings says which were cancelled
-(however many there are); a request the sweep has just listed active decides itself later; a
-Get each (at most RECONCILE_GETS a sweep) tells the rest. A cancel is credited to the write-
-ahead only if no other delivery cancelled the request since (``settle_interrupted``).
+The sweep reconciles them once their invocation has ended: one pass over the
+CANCEL_IN_PROGRESS and CANCEL_COMPLETE listings says which were cancelled (however many there
+are). A sweep marks itself open (``OpenRun``) before its first claim and closes the mark once
+its outcomes are recorded: for each mark whose holder ended, the claims of the listed
+cancelled requests are read (a batch read) and the write-aheads that holder never replaced
+are settled. A request the sweep has just listed active decides itself later; a Get each (at
+most RECONCILE_GETS a sweep) tells the rest. A cancel is credited to the write-ahead only if
+no other delivery cancelled the request since (``settle_interrupted``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import datetime
 
 from reaper.cancelling import outcome_of
 from reaper.errors import CloudControlError, ReaperError, RequestNotFound, StoreError
+from reaper.following import followed_to
 from reaper.ledger import Ledger
 from reaper.models import (
     ACTIVE_STATUSES,
@@ -39,38 +45,75 @@ class Reconciler:
 
     def reconcile(self, pool: ThreadPoolExecutor, active: set[str]) -> None:
         """``active``: the tokens this sweep listed PENDING/IN_PROGRESS."""
-        before = self._run.ports.clock.now() - RECONCILE_AFTER
+        audit = self._run.ports.audit
+        now = self._run.ports.clock.now()
+        before = now - RECONCILE_AFTER
         # A request this sweep just listed active decides itself (its write-ahead is closed
         # by a later sweep): no call is spent on it.
-        left = [
-            d
-            for d in self._run.ports.audit.interrupted(before, RECONCILE_SCAN)
-            if d.token not in active
-        ]
-        if not left:
+        left = [d for d in audit.interrupted(before, RECONCILE_SCAN) if d.token not in active]
+        runs = audit.ended_runs(now)
+        unfollowed = audit.unfollowed(now, RECONCILE_SCAN)
+        if not left and not runs and not unfollowed:
             return
-        cancelled = self._cancel_statuses({d.token for d in left})
+        listed = self._cancel_statuses()
         found: list[Decision] = []
         to_read: list[Decision] = []
+        if runs:
+            # What ended sweeps chose, wrote ahead in their claims and never replaced. One
+            # this sweep listed active is left to it (its claim takes the old one over).
+            chosen = [t for run in runs for t in self._run.ports.audit.run_tokens(run)]
+            for ahead in audit.written_ahead(chosen, {r.owner for r in runs}):
+                status = listed.get(ahead.token)
+                if status is not None:
+                    found.append(self._settled(ahead, status))
+                elif ahead.token not in active:
+                    to_read.append(ahead)
         for decision in left:
-            status = cancelled.get(decision.token)
+            status = listed.get(decision.token)
             if status is not None:
                 found.append(self._settled(decision, status))
             else:
                 to_read.append(decision)
-        found += [d for d in pool.map(self._read, to_read[:RECONCILE_GETS]) if d is not None]
-        found = [d for d in found if not is_interrupted(d)]
-        self._run.add("reconciled", len(found))
+        read = list(pool.map(self._read, to_read[:RECONCILE_GETS]))
+        found += [d for d in read if d is not None]
+        followed = self._followed(unfollowed, listed)
+        settled = [d for d in found if not is_interrupted(d)]
+        self._run.add("reconciled", len(settled) + len(followed))
         try:
-            self._ledger.record(found)
-        except StoreError as exc:  # they stay written ahead: the next sweep tries again
+            self._ledger.record(settled, followed)
+        except StoreError as exc:  # they stay as they were: the next sweep tries again
             logger.warning("reconciled decisions not recorded", extra={"error": exc.message})
+            return
+        if len(settled) == len(found) and len(read) == len(to_read) and None not in read:
+            for run in runs:  # everything they left is recorded
+                try:
+                    audit.close_run(run)
+                except StoreError as exc:
+                    logger.warning("open run not closed", extra={"error": exc.message})
 
-    def _cancel_statuses(self, tokens: set[str]) -> dict[str, Status]:
+    def _followed(self, decisions: list[Decision], listed: dict[str, Status]) -> list[Decision]:
+        """SQS-path cancels whose follow-up message was never sent: what the listings (or a
+        Get, within RECONCILE_GETS) show now, recorded as the follow-up would have."""
+        found: list[Decision] = []
+        gets = RECONCILE_GETS
+        for decision in decisions:
+            status = listed.get(decision.token)
+            if status is None and gets > 0:
+                gets -= 1
+                try:
+                    status = self._cc.get_status(decision.token).status
+                except (RequestNotFound, CloudControlError):
+                    status = None
+            now = self._run.ports.clock.now()
+            found.append(followed_to(decision.but(decided_at=now), status))
+        return found
+
+    def _cancel_statuses(self) -> dict[str, Status]:
+        """Every request the CANCEL_IN_PROGRESS and CANCEL_COMPLETE listings show."""
         found: dict[str, Status] = {}
         for status in CANCEL_STATUSES:
             for page in self._cc.list_requests((status,)):
-                found.update((r.token, r.status) for r in page if r.token in tokens)
+                found.update((r.token, r.status) for r in page if r.status is status)
         return found
 
     def _read(self, decision: Decision) -> Decision | None:

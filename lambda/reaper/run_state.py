@@ -6,26 +6,30 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
 
 from reaper.clock import Deadline
 from reaper.errors import ReaperError
+from reaper.inputs import FollowUp
 from reaper.models import (
     CANCEL_MAY_HAVE_LANDED,
     INTERRUPTED,
     Decision,
     Delivery,
     Mode,
+    OpenRun,
     Outcome,
     RequestStatus,
     Sighting,
     Source,
+    Taken,
     clip,
 )
 
-__all__ = ["INTERRUPTED", "Chosen", "Ports", "RunReport", "RunState"]
+__all__ = ["INTERRUPTED", "Audit", "Chosen", "Ports", "RunReport", "RunState"]
 from reaper.policy import Assessment
 from reaper.ports import (
     AuditStore,
@@ -40,6 +44,59 @@ from reaper.ports import (
 if TYPE_CHECKING:
     from reaper.config import ReaperConfig
 
+
+class WorkQueueOfFollowUps(WorkQueue, Protocol):
+    """The work queue (ports.WorkQueue) that also takes follow-up messages."""
+
+    def send_follow_ups(self, follow_ups: Sequence[tuple[FollowUp, int]]) -> None:
+        """(follow-up, delay seconds) pairs. Raises QueueError."""
+        ...
+
+
+class Audit(AuditStore, Protocol):
+    """The audit port (ports.AuditStore) and the decision pipeline's own calls: a claim that
+    is the decision written ahead, the open-run marks that let the next sweep find what an
+    ended sweep wrote ahead, and the cancels whose follow-up message was never sent."""
+
+    def claim_ahead(
+        self,
+        tokens: Sequence[str],
+        owner: str,
+        now: datetime,
+        until: datetime,
+        ahead: Mapping[str, Decision] | None = None,
+    ) -> dict[str, Taken]:
+        """``claim``, each claim holding the decision written ahead of its cancel; returns
+        the tokens now held, each with the ended claim it replaced (owner and write-ahead).
+        Raises StoreError."""
+        ...
+
+    def open_run(self, run: OpenRun, tokens: Sequence[str]) -> OpenRun:
+        """Mark the run open, with the tokens it chose; returns the mark as stored. Raises
+        StoreError."""
+        ...
+
+    def run_tokens(self, run: OpenRun) -> list[str]:
+        """The tokens an open run chose. Raises StoreError."""
+        ...
+
+    def close_run(self, run: OpenRun) -> None:
+        """Raises StoreError."""
+        ...
+
+    def ended_runs(self, now: datetime) -> list[OpenRun]:
+        """Open runs whose holder has ended. Raises StoreError."""
+        ...
+
+    def written_ahead(self, tokens: Sequence[str], owners: Collection[str]) -> list[Decision]:
+        """What ``owners`` wrote ahead for these tokens and never replaced. Raises StoreError."""
+        ...
+
+    def unfollowed(self, before: datetime, limit: int) -> list[Decision]:
+        """Cancels recorded before ``before`` whose follow-up was never sent."""
+        ...
+
+
 # The error code of a token another live delivery holds the claim of: retried later.
 CLAIMED_ELSEWHERE = "ClaimedElsewhere"
 
@@ -53,9 +110,9 @@ class Ports:
 
     config: ReaperConfig
     cloud_control: CloudControl
-    audit: AuditStore
+    audit: Audit
     dead_letters: DeadLetters
-    work_queue: WorkQueue
+    work_queue: WorkQueueOfFollowUps
     clock: Clock
     # The account's default bus for the reaper's events; None when emit_events is off.
     events: EventBus | None = None
@@ -73,6 +130,7 @@ class RunReport:
     handed_off: int = 0
     dead_lettered: int = 0
     reconciled: int = 0
+    follow_ups_sent: int = 0
     plans_awaiting: int = 0
     events_sent: int = 0
     events_not_sent: int = 0

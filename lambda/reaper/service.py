@@ -19,6 +19,7 @@ from reaper.cancelling import Canceller
 from reaper.clock import Deadline
 from reaper.deciding import TokenDecider
 from reaper.errors import DeadlineNear
+from reaper.follow_ups import FollowUps
 from reaper.following import Follower
 from reaper.gate import Gate
 from reaper.ledger import INVALID_TOKEN_KEY, Ledger, RetryLater, Unrecorded, dump
@@ -28,6 +29,7 @@ from reaper.parsing import (
     Approval,
     BlockedCall,
     CallWithoutToken,
+    FollowUp,
     Ignored,
     InvalidInput,
     SweepRequest,
@@ -36,16 +38,15 @@ from reaper.parsing import (
     parse_event,
 )
 from reaper.ports import (
-    AuditStore,
     Clock,
     CloudControl,
     DeadLetters,
     EventBus,
     Notifier,
-    WorkQueue,
 )
-from reaper.run_state import Ports, RunReport, RunState
+from reaper.run_state import Audit, Ports, RunReport, RunState, WorkQueueOfFollowUps
 from reaper.sizing import FOLLOW_POLL_SECONDS, ORIGINAL_MAX_CHARS
+from reaper.sqs_batch import Batch, Record
 from reaper.sweeping import Sweep, SweepReport
 
 if TYPE_CHECKING:
@@ -73,9 +74,9 @@ class Reaper:
         *,
         config: ReaperConfig,
         cloud_control: CloudControl,
-        audit: AuditStore,
+        audit: Audit,
         dead_letters: DeadLetters,
-        work_queue: WorkQueue,
+        work_queue: WorkQueueOfFollowUps,
         clock: Clock,
         events: EventBus | None = None,
         notifier: Notifier | None = None,
@@ -115,8 +116,9 @@ class Run:
         self._follower = Follower(state, reaper.follow_poll_seconds)
         self._decider = TokenDecider(state, self._gate, self._canceller)
         self._workers = reaper.workers
-        # Decisions of SQS records processed with ``later``: followed and recorded together.
-        self._later: list[Decision] = []
+        self._follow_ups = FollowUps(state, self._follower)
+        # SQS records processed with ``later``: decided, followed up and recorded together.
+        self._batch = Batch(self._ledger, self._decide, self._follow_ups, reaper.workers)
 
     # ------------------------------------------------------------------ entry points
     def process_message(
@@ -125,8 +127,9 @@ class Run:
         """One SQS record. Returns when every token ended (ledger.py); raises RetryLater (or
         QueueError, DeadlineNear, CloudControlError) to make SQS deliver it again.
 
-        ``later``: its decisions are kept for ``finish_messages``, which follows the cancels
-        of a whole batch in one wait and records them in one write (the handler's way)."""
+        ``later``: the record is parsed now and decided by ``finish_messages``, with the
+        rest of its batch, at once (the handler's way); its cancels are followed by delayed
+        follow-up messages, never by a wait."""
         if self.deadline.near():
             raise DeadlineNear()
         try:
@@ -138,10 +141,20 @@ class Run:
             why = parsed.why if isinstance(parsed, Ignored) else "sweeps run on their schedule"
             logger.info("message ignored", extra={"delivery_id": message_id, "why": why})
             return
+        if isinstance(parsed, FollowUp):
+            if later:
+                self._batch.add(Record(message_id, receive_count, body, parsed))
+                return
+            followed = self._follow_ups.handle(parsed, receive_count)
+            self._ledger.record([], [followed] if followed is not None else [])
+            return
         request = self._tokens_of(parsed, message_id)
         if request is None:
             return
-        decisions = self.decide_tokens(request, message_id, later=later)
+        if later:
+            self._batch.add(Record(message_id, receive_count, body, request))
+            return
+        decisions = self.decide_tokens(request, message_id)
         failed = [d for d in decisions if d.outcome is Outcome.FAILED]
         self._ledger.end_message(failed, receive_count, request.mode, body)
 
@@ -157,6 +170,10 @@ class Run:
         if isinstance(parsed, Ignored):
             logger.info("event ignored", extra={"delivery_id": event_id, "why": parsed.why})
             return {"ignored": parsed.why}
+        if isinstance(parsed, FollowUp):  # a follow-up sent as an event: its last chance
+            followed = self._follow_ups.handle(parsed, self.config.max_receive_count)
+            self._ledger.record([], [followed] if followed is not None else [])
+            return {"followed": followed.outcome.value if followed is not None else None}
         if isinstance(parsed, SweepRequest):
             report = self.sweep()
             return {
@@ -174,36 +191,17 @@ class Run:
         decisions = self._ledger.settle(self._follower.follow(decisions), request.mode, original)
         return {"outcomes": dict(Counter(d.outcome.value for d in decisions))}
 
-    def decide_tokens(
-        self, request: TokenRequest, delivery_id: str, *, later: bool = False
-    ) -> list[Decision]:
+    def decide_tokens(self, request: TokenRequest, delivery_id: str) -> list[Decision]:
         """Decide each token of one delivery, follow what was cancelled and record everything
-        (raises Unrecorded if the table refuses some); ``later``: keep the decisions for
-        ``finish_messages`` instead. The operator's CLI calls this directly."""
-        decisions: list[Decision] = []
-        try:
-            decisions = self._decide(request, delivery_id)
-        finally:
-            if later:
-                self._later.extend(decisions)
-        if later:
-            return decisions
-        decisions = self._follower.follow(decisions)
+        (raises Unrecorded if the table refuses some). The operator's CLI calls this."""
+        decisions = self._follower.follow(self._decide(request, delivery_id))
         self._ledger.record(decisions)
         return decisions
 
     def finish_messages(self) -> list[str]:
-        """Follow and record what the records processed with ``later`` decided: one wait for
-        all of their cancels, one batch write. Returns the ids of the messages whose decisions
-        could not be recorded: they must fail, so SQS delivers them again."""
-        decisions, self._later = self._later, []
-        if not decisions:
-            return []
-        try:
-            decisions = self._follower.follow(decisions)
-        finally:
-            unrecorded = self._ledger.record_batch(decisions)
-        return unrecorded
+        """Decide, follow up and record the records processed with ``later`` (sqs_batch.py).
+        Returns the ids of the messages that must fail, so SQS delivers them again."""
+        return self._batch.finish()
 
     def sweep(self) -> SweepReport:
         """List PENDING/IN_PROGRESS requests, cancel the stale ones (sweeping.py)."""

@@ -86,3 +86,17 @@ def deadline_margin(remaining_seconds: float) -> float:
         DEADLINE_MARGIN_MAX_SECONDS,
         max(DEADLINE_MARGIN_MIN_SECONDS, remaining_seconds * DEADLINE_MARGIN_FRACTION),
     )
+
+
+# ---------------------------------------------------------------- the SQS path's follow-ups
+# After an SQS-path cancel, a delayed work-queue message reads the request once instead of a
+# wait in Lambda: first after this many seconds, then twice as long each hop (at most
+# MAX_WATCH_DELAY_SECONDS), until cancel_follow_seconds after the cancel.
+FOLLOW_UP_FIRST_DELAY_SECONDS: Final = 5
+
+
+def follow_up_delay(hop: int, seconds_left: float) -> int:
+    """The delay of follow-up ``hop`` (0 the first), never past the follow's end."""
+    doubled = FOLLOW_UP_FIRST_DELAY_SECONDS * 2 ** min(hop, 10)
+    floor = 1 if FOLLOW_UP_FIRST_DELAY_SECONDS > 0 else 0  # 0: the fault matrix's runs
+    return int(max(floor, min(MAX_WATCH_DELAY_SECONDS, doubled, math.ceil(seconds_left))))

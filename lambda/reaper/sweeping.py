@@ -25,6 +25,7 @@ from reaper.models import (
     Decision,
     Delivery,
     Mode,
+    OpenRun,
     Outcome,
     RequestStatus,
     Sighting,
@@ -34,7 +35,7 @@ from reaper.observability import logger, span
 from reaper.policy import assess
 from reaper.ports import WorkMessage
 from reaper.reconciling import Reconciler
-from reaper.run_state import CLAIMED_ELSEWHERE, Chosen, RunState, failed
+from reaper.run_state import CLAIMED_ELSEWHERE, Chosen, RunState, failed, owner_of
 from reaper.sizing import HANDOFF_BATCH, chunk_for
 
 NOT_SENT = "CancelNotSent"
@@ -88,18 +89,23 @@ class Sweep:
         started = time.monotonic()
         plan = _Plan()
         handoff: list[RequestStatus] = []
+        opened: list[OpenRun] = []
         with span("sweep"), ThreadPoolExecutor(self._workers, thread_name_prefix="cancel") as pool:
             steps: list[Callable[[], None]] = [
                 lambda: self._list(plan),
                 lambda: self._reconciler.reconcile(pool, plan.active),
-                lambda: handoff.extend(self._cancel(plan, pool)),
+                lambda: handoff.extend(self._cancel(plan, pool, opened)),
             ]
             errors = [_run_step(step) for step in steps]
         decisions = plan.decisions
         plan.stopped_early |= bool(handoff)
         errors.append(_run_step(lambda: decisions.extend(self._hand_off(handoff))))
         recorded: list[Decision] = []
-        errors.append(_run_step(lambda: recorded.extend(self._settle(decisions))))
+        settled = _run_step(lambda: recorded.extend(self._settle(decisions)))
+        errors.append(settled)
+        if settled is None:
+            # Every outcome recorded or carried by a dead letter: nothing left to reconcile.
+            self._close(opened)
         errors.append(_run_step(lambda: self._remember(plan, recorded)))
         self._run.report.sweep_seconds = time.monotonic() - started
         logger.info(
@@ -180,8 +186,27 @@ class Sweep:
         except (CloudControlError, RequestNotFound):
             return request
 
-    def _cancel(self, plan: _Plan, pool: ThreadPoolExecutor) -> list[RequestStatus]:
-        """The chosen requests in chunks from the pool; returns those not started in time."""
+    def _cancel(
+        self, plan: _Plan, pool: ThreadPoolExecutor, opened: list[OpenRun]
+    ) -> list[RequestStatus]:
+        """The chosen requests in chunks from the pool; returns those not started in time.
+        The run is marked open first (``opened``): if this invocation ends before its
+        outcomes are recorded, the next sweep finds its claims' write-aheads through the
+        mark. No mark, no cancel: the chosen requests fail (and are dead-lettered)."""
+        if not plan.to_cancel:
+            return []
+        now = self._run.ports.clock.now()
+        until = now + self._canceller.claim_time()
+        mark = OpenRun(owner_of(self._delivery.source, self._delivery.delivery_id), now, until)
+        try:
+            chosen = [request.token for request, _, _ in plan.to_cancel]
+            mark = self._run.ports.audit.open_run(mark, chosen)
+        except StoreError as exc:
+            for request, sighting, assessment in plan.to_cancel:
+                decision = self._run.seen(self._delivery, request, sighting, assessment)
+                plan.decisions.append(failed(decision, exc))
+            return []
+        opened.append(mark)
         chunk = self._chunk
         futures: list[Future[list[Cancelled]]] = [
             pool.submit(
@@ -246,6 +271,13 @@ class Sweep:
             except StoreError as exc:
                 # It only makes a request look younger next time (EventTime moves forward).
                 logger.warning("first sightings not stored", extra={"error": exc.message})
+
+    def _close(self, opened: list[OpenRun]) -> None:
+        for mark in opened:
+            try:
+                self._run.ports.audit.close_run(mark)
+            except StoreError as exc:  # the next sweep finds nothing left and closes it
+                logger.warning("open run not closed", extra={"error": exc.message})
 
 
 def _run_step(step: Callable[[], None]) -> Exception | None:

@@ -15,7 +15,16 @@ from reaper.adapters import audit_io as audit_table_module
 from reaper.adapters.audit_io import UNPROCESSED_ATTEMPTS
 from reaper.adapters.audit_table import AuditTable
 from reaper.errors import StoreError
-from reaper.models import Decision, Outcome, Sighting, Source, Status
+from reaper.models import (
+    FOLLOW_NOT_SENT,
+    Decision,
+    OpenRun,
+    Outcome,
+    Sighting,
+    Source,
+    Status,
+    Taken,
+)
 from reaper.run_state import interrupted
 from reaper.wiring import build_clients
 
@@ -271,3 +280,85 @@ def test_keys_never_processed_are_a_store_error_after_the_bounded_attempts(stack
     assert raised.value.code == "UnprocessedKeys"
     assert len(hook.sent) == UNPROCESSED_ATTEMPTS
     assert len(sleeps) == UNPROCESSED_ATTEMPTS
+
+
+# ---------------------------------------------------------------- the decision pipeline
+def item_bytes(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: each attribute's name and value (UTF-8; a number about one byte
+    per two digits, plus one), as the write unit is counted."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        (kind, raw), *_ = value.items()
+        size += len(raw) // 2 + 1 if kind == "N" else 1 if kind == "BOOL" else len(raw.encode())
+    return size
+
+
+def test_a_claim_is_the_write_ahead_in_one_small_item_outside_the_index(table, stack):
+    until = NOW + timedelta(minutes=2)
+    ahead = interrupted(decision("t1", outcome=Outcome.FAILED))
+    assert table.claim_ahead(["t1"], "sqs#m1", NOW, until, {"t1": ahead}) == {"t1": Taken()}
+    (item,) = [i for i in stack.audit_items() if i["sk"]["S"] == "CLAIM"]
+    assert "gsi1pk" not in item  # no index copy: one write unit
+    assert item_bytes(item) <= 1024
+    # A redelivery of m1 finds what it wrote ahead; another delivery finds nothing.
+    assert table.find_decision("t1", Source.SQS, "m1") == ahead
+    assert table.find_decision("t1", Source.SQS, "m2") is None
+    # Its outcome, once recorded, is what the delivery finds.
+    table.record([decision("t1")])
+    assert table.find_decision("t1", Source.SQS, "m1") == decision("t1")
+
+
+def test_taking_over_an_ended_claim_returns_what_its_holder_wrote_ahead(table):
+    ahead = interrupted(decision("t1", outcome=Outcome.FAILED))
+    table.claim_ahead(["t1"], "sqs#m1", NOW, NOW + timedelta(minutes=1), {"t1": ahead})
+    later = NOW + timedelta(minutes=2)
+    mine = interrupted(decision("t1", delivery="run-2", source=Source.SWEEP, at=later))
+    taken = table.claim_ahead(["t1"], "sweep#run-2", later, later, {"t1": mine})
+    assert taken == {"t1": Taken("sqs#m1", ahead)}
+    assert table.claim_owner("t1") == "sweep#run-2"
+
+
+def test_a_later_attempt_write_ahead_supersedes_an_earlier_recorded_failure(table):
+    failure = decision("t1", outcome=Outcome.FAILED, error_code="ThrottlingException")
+    table.record([failure])
+    ahead = interrupted(decision("t1", outcome=Outcome.FAILED, request_id="req-2"))
+    table.claim_ahead(["t1"], "sqs#m1", NOW, NOW + timedelta(minutes=1), {"t1": ahead})
+    assert table.find_decision("t1", Source.SQS, "m1") == ahead
+
+
+def test_open_runs_are_found_once_their_holder_ended_and_closed_for_good(table, stack):
+    live = table.open_run(OpenRun("sweep#live", NOW, NOW + timedelta(minutes=10)), ["t0"])
+    chosen = [f"{n:036d}" for n in range(60)]  # 60 tokens of 36 characters
+    ended = table.open_run(
+        OpenRun("sweep#ended", NOW - timedelta(minutes=20), NOW - timedelta(minutes=5)), chosen
+    )
+    assert ended.parts == 3  # about 23 a part: each under 1 KB, one write unit
+    parts = [i for i in stack.audit_items() if i["sk"]["S"].startswith("TOKENS#")]
+    assert all(item_bytes(i) <= 1024 and "gsi1pk" not in i for i in parts)
+    assert table.ended_runs(NOW) == [ended]
+    assert table.run_tokens(ended) == chosen or sorted(table.run_tokens(ended)) == sorted(chosen)
+    table.close_run(ended)
+    assert table.ended_runs(NOW + timedelta(hours=1)) == [live]
+
+
+def test_written_ahead_names_only_the_owners_unreplaced_write_aheads(table):
+    until = NOW + timedelta(minutes=1)
+    for token, owner in (("t1", "run-a"), ("t2", "run-a"), ("t3", "run-b")):
+        ahead = interrupted(decision(token, delivery=owner, source=Source.SWEEP))
+        table.claim_ahead([token], f"sweep#{owner}", NOW, until, {token: ahead})
+    table.record([decision("t2", delivery="run-a", source=Source.SWEEP)])  # replaced
+    found = table.written_ahead(["t1", "t2", "t3", "t4"], {"sweep#run-a"})
+    assert [d.token for d in found] == ["t1"] and found[0].error_code == "Interrupted"
+
+
+def test_a_cancel_whose_follow_up_was_not_sent_waits_in_its_own_index_partition(table, stack):
+    waiting = decision(
+        "t1", outcome=Outcome.CANCELLED, error_code=FOLLOW_NOT_SENT, error_message="queue down"
+    )
+    table.record([waiting])
+    (item,) = [i for i in stack.audit_items() if i["sk"]["S"].startswith("DECISION#")]
+    assert item["gsi1pk"]["S"] == "UNFOLLOWED"
+    assert table.unfollowed(NOW + timedelta(seconds=1), 10) == [waiting]
+    table.record([decision("t1")])  # followed: back in its day
+    assert table.unfollowed(NOW + timedelta(seconds=1), 10) == []

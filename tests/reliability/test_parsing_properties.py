@@ -7,16 +7,20 @@ Thousands of examples per run (the parsers are pure and cheap); a fixed seed wit
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from reaper.dead_letter_format import FOLLOW_UP_MAX_HOPS, follow_up_body
+from reaper.models import Source
 from reaper.parsing import (
     MAX_BODY_BYTES,
     MAX_REASON_CHARS,
     MAX_TOKENS_PER_MESSAGE,
     CallWithoutToken,
     ErrorCode,
+    FollowUp,
     Ignored,
     InvalidInput,
     SweepRequest,
@@ -54,7 +58,7 @@ def check(parse: Any, raw: Any) -> Any:
         assert error.message == f"{error.field}: {error.rule}"
         assert len(error.message) <= MAX_ERROR_CHARS, (len(error.message), error.field)
         return error
-    assert isinstance(parsed, TokenRequest | SweepRequest | Ignored | CallWithoutToken)
+    assert isinstance(parsed, TokenRequest | SweepRequest | Ignored | CallWithoutToken | FollowUp)
     if isinstance(parsed, CallWithoutToken):  # a CloudTrail record of a call, no token in it
         names = {"CreateResource": "CREATE", "UpdateResource": "UPDATE", "DeleteResource": "DELETE"}
         assert names.get(parsed.event_name) == parsed.operation, parsed
@@ -139,3 +143,49 @@ def test_an_unknown_shape_is_named_without_echoing_huge_keys(event: dict[str, in
     if not {"requestToken", "requestTokens", "kind", "source", "detail-type"} & set(event):
         assert error.code is ErrorCode.UNKNOWN_EVENT_SHAPE and error.field == "event"
     assert not [k for k in event if len(k) > 100 and k in error.message]  # cut, never whole
+
+
+FOLLOW_UP_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-5, max_value=20),
+    st.text(max_size=300),
+    valid_tokens,
+    st.sampled_from(["sqs", "sweep", "2026-12-02T08:00:00+00:00", "2026-12-02T08:00:00"]),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=FOCUSED_EXAMPLES)
+@given(
+    valid_tokens,
+    st.integers(min_value=0, max_value=FOLLOW_UP_MAX_HOPS),
+    st.dictionaries(
+        st.sampled_from(
+            ["version", "requestToken", "source", "deliveryId", "hop", "cancelledAt", "extra"]
+        ),
+        FOLLOW_UP_VALUES,
+        max_size=3,
+    ),
+    st.sets(st.sampled_from(["requestToken", "source", "deliveryId", "hop", "cancelledAt"])),
+)
+def test_a_follow_up_message_is_itself_or_refused_in_one_line_naming_the_field(
+    token: str, hop: int, changed: dict[str, Any], dropped: set[str]
+) -> None:
+    follow_up = FollowUp(token, Source.SQS, "m-1", hop, datetime(2026, 12, 2, 8, tzinfo=UTC))
+    record = {**json.loads(follow_up_body(follow_up)), **changed}
+    for name in dropped:
+        record.pop(name, None)
+    parsed = check(parse_body, json.dumps(record))
+    if isinstance(parsed, InvalidInput):
+        assert "\n" not in parsed.message
+        assert parsed.field in {*record, "requestToken", "source", "deliveryId", "hop"} | {
+            "cancelledAt",
+            "version",
+        }
+    else:
+        assert isinstance(parsed, FollowUp)
+        assert TOKEN_RE.fullmatch(parsed.token) and 0 <= parsed.hop <= FOLLOW_UP_MAX_HOPS
+        assert parsed.cancelled_at.tzinfo is not None
+        if not changed and not dropped:
+            assert parsed == follow_up

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from reaper.config import ReaperConfig
 from reaper.errors import CloudControlError, QueueError, RequestNotFound, StoreError
-from reaper.models import Decision, KillSwitch, Plan, RequestStatus, Sighting, Source, Status
+from reaper.inputs import FollowUp
+from reaper.models import (
+    CANCEL_MAY_HAVE_LANDED,
+    FOLLOW_NOT_SENT,
+    Decision,
+    KillSwitch,
+    OpenRun,
+    Outcome,
+    Plan,
+    RequestStatus,
+    Sighting,
+    Source,
+    Status,
+    Taken,
+)
 from reaper.ports import DeadLetter, WorkMessage
 from reaper.service import Reaper
 
@@ -121,6 +135,12 @@ class FakeAudit:
         self.writes: list[Decision] = []
         self.seen: dict[str, Sighting] = {}
         self.claims: dict[str, tuple[str, datetime]] = {}
+        # What each claim holds written ahead of its cancel (the claim is the write-ahead).
+        self.aheads: dict[str, Decision] = {}
+        self.runs: dict[tuple[datetime, str], OpenRun] = {}
+        self.run_chosen: dict[tuple[datetime, str], list[str]] = {}
+        self.fail_claim: StoreError | None = None
+        self.fail_runs: StoreError | None = None
         self.switch = KillSwitch(engaged=False)
         self.plans: dict[str, Plan] = {}
         self.fail_record: StoreError | None = None
@@ -140,15 +160,72 @@ class FakeAudit:
     def claim(
         self, tokens: Sequence[str], owner: str, now: datetime, until: datetime | None = None
     ) -> dict[str, str | None]:
-        until = until or now + timedelta(minutes=16)
-        held: dict[str, str | None] = {}
+        taken = self.claim_ahead(tokens, owner, now, until or now + timedelta(minutes=16))
+        return {t: held.before for t, held in taken.items()}
+
+    def claim_ahead(
+        self,
+        tokens: Sequence[str],
+        owner: str,
+        now: datetime,
+        until: datetime,
+        ahead: Mapping[str, Decision] | None = None,
+    ) -> dict[str, Taken]:
+        if self.fail_claim is not None:
+            raise self.fail_claim
+        held: dict[str, Taken] = {}
         for token in tokens:
             holder = self.claims.get(token)
             if holder is None or holder[0] == owner or holder[1] < now:
+                before, before_ahead = (holder[0] if holder else None), self.aheads.get(token)
                 self.claims[token] = (owner, until)
-                before = holder[0] if holder else None
-                held[token] = before if before != owner else None
+                self.aheads.pop(token, None)
+                if ahead and token in ahead:
+                    self.aheads[token] = ahead[token]
+                    self.writes.append(ahead[token])
+                if before is None or before == owner:
+                    held[token] = Taken()
+                else:
+                    held[token] = Taken(before, before_ahead)
         return held
+
+    def open_run(self, run: OpenRun, tokens: Sequence[str]) -> OpenRun:
+        if self.fail_runs is not None:
+            raise self.fail_runs
+        opened = replace(run, parts=1)
+        self.runs[(run.opened_at, run.owner)] = opened
+        self.run_chosen[(run.opened_at, run.owner)] = list(tokens)
+        return opened
+
+    def run_tokens(self, run: OpenRun) -> list[str]:
+        return self.run_chosen.get((run.opened_at, run.owner), [])
+
+    def close_run(self, run: OpenRun) -> None:
+        self.runs.pop((run.opened_at, run.owner), None)
+
+    def ended_runs(self, now: datetime) -> list[OpenRun]:
+        return [r for r in self.runs.values() if r.held_until < now]
+
+    def written_ahead(self, tokens: Sequence[str], owners: Collection[str]) -> list[Decision]:
+        found: list[Decision] = []
+        for token in dict.fromkeys(tokens):
+            ahead, holder = self.aheads.get(token), self.claims.get(token)
+            if ahead is None or holder is None or holder[0] not in owners:
+                continue
+            recorded = self.decisions.get((token, ahead.source.value, ahead.delivery_id))
+            if recorded is None or recorded.outcome is Outcome.FAILED:
+                found.append(ahead)
+        return found
+
+    def unfollowed(self, before: datetime, limit: int) -> list[Decision]:
+        waiting = [
+            d
+            for d in self.decisions.values()
+            if d.outcome is Outcome.CANCELLED
+            and d.error_code == FOLLOW_NOT_SENT
+            and d.decided_at < before
+        ]
+        return sorted(waiting, key=lambda d: d.decided_at)[:limit]
 
     def claim_owner(self, token: str) -> str | None:
         holder = self.claims.get(token)
@@ -158,7 +235,7 @@ class FakeAudit:
         waiting = [
             d
             for d in self.decisions.values()
-            if d.error_code in ("Interrupted", "CancelUnconfirmed") and d.decided_at < before
+            if d.error_code in CANCEL_MAY_HAVE_LANDED and d.decided_at < before
         ]
         return sorted(waiting, key=lambda d: d.decided_at)[:limit]
 
@@ -172,7 +249,17 @@ class FakeAudit:
         return self.plans.get(plan_id)
 
     def find_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None:
-        return self.decisions.get((token, source.value, delivery_id))
+        """As the table does: the recorded decision, or the claim's write-ahead of this
+        delivery when nothing (or a failure of another invocation) is recorded."""
+        recorded = self.decisions.get((token, source.value, delivery_id))
+        ahead = self.aheads.get(token)
+        if ahead is None or (ahead.source, ahead.delivery_id) != (source, delivery_id):
+            return recorded
+        if recorded is None:
+            return ahead
+        if recorded.outcome is Outcome.FAILED and recorded.request_id != ahead.request_id:
+            return ahead
+        return recorded
 
     def record(self, decisions: Sequence[Decision]) -> None:
         if self.fail_record is not None:
@@ -188,6 +275,7 @@ class FakeAudit:
 class FakeQueue:
     def __init__(self) -> None:
         self.sent: list = []
+        self.follow_ups: list[tuple[FollowUp, int]] = []
         self.fail: QueueError | None = None
 
     def send(self, item: DeadLetter | Sequence[WorkMessage]) -> None:
@@ -197,6 +285,11 @@ class FakeQueue:
             self.sent.append(item)
         else:
             self.sent.extend(item)
+
+    def send_follow_ups(self, follow_ups: Sequence[tuple[FollowUp, int]]) -> None:
+        if self.fail is not None:
+            raise self.fail
+        self.follow_ups.extend(follow_ups)
 
 
 class World:

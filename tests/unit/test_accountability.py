@@ -240,7 +240,43 @@ def test_a_failed_hand_off_dead_letters_the_tokens_it_could_not_hand_off():
         (Status.SUCCESS, Outcome.TERMINAL),
     ],
 )
-def test_the_next_sweep_reconciles_what_an_ended_invocation_wrote_ahead(status_now, expected):
+def test_the_next_sweep_reconciles_what_an_ended_sweep_wrote_ahead(status_now, expected):
+    world = World()
+    (token,) = stale(world, 1)
+    real_cancel = world.cc.cancel
+
+    def lambda_ends(t: str) -> RequestStatus:
+        real_cancel(t)
+        raise KeyboardInterrupt  # the invocation ends between the cancel and its record
+
+    world.cc.cancel = lambda_ends  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        world.run("sweep-a").sweep()
+    # Nothing recorded: the write-ahead is in the claim, the run's mark is still open.
+    assert (token, "sweep", "sweep-a") not in world.audit.decisions
+    assert world.audit.aheads[token].error_code == INTERRUPTED and world.audit.runs
+    world.cc.cancel = real_cancel  # type: ignore[method-assign]
+    world.cc.requests[token] = replace(world.cc.requests[token], status=status_now)
+    world.cc.complete_cancels = False
+    world.clock.current += timedelta(minutes=17)
+    run = world.run("next-sweep")
+    run.sweep()
+    # Found through the ended run's mark, which names the requests it chose: the cancel
+    # listings say which were cancelled, a Get tells the rest (here: it finished first).
+    reconciled = world.audit.decisions[(token, "sweep", "sweep-a")]
+    assert reconciled.outcome is expected and reconciled.error_code != INTERRUPTED
+    assert run.report.reconciled == 1
+    assert not world.audit.runs  # the ended run's mark is closed once settled
+
+
+@pytest.mark.parametrize(
+    ("status_now", "expected"),
+    [
+        (Status.CANCEL_COMPLETE, Outcome.CANCEL_COMPLETE),
+        (Status.CANCEL_IN_PROGRESS, Outcome.CANCELLED),
+    ],
+)
+def test_the_redelivery_records_what_an_ended_sqs_invocation_wrote_ahead(status_now, expected):
     world = World()
     (token,) = stale(world, 1)
     real_cancel = world.cc.cancel
@@ -252,19 +288,16 @@ def test_the_next_sweep_reconciles_what_an_ended_invocation_wrote_ahead(status_n
     world.cc.cancel = lambda_ends  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         world.run("sqs-run").process_message(token, "m1")
-    assert world.audit.decisions[(token, "sqs", "m1")].error_code == INTERRUPTED
+    assert world.audit.find_decision(token, Source.SQS, "m1").error_code == INTERRUPTED
     world.cc.cancel = real_cancel  # type: ignore[method-assign]
     world.cc.requests[token] = replace(world.cc.requests[token], status=status_now)
     world.cc.complete_cancels = False
-    world.clock.current += timedelta(minutes=17)
-    run = world.run("next-sweep")
-    run.sweep()
-    reconciled = world.audit.decisions[(token, "sqs", "m1")]
-    assert reconciled.outcome is expected and reconciled.error_code != INTERRUPTED
-    assert run.report.reconciled == 1
+    world.run("sqs-run-2").process_message(token, "m1", receive_count=2)
+    recorded = world.audit.decisions[(token, "sqs", "m1")]
+    assert recorded.outcome is expected and world.cc.calls["cancel"] == 1
 
 
-def test_a_write_ahead_whose_cancel_never_left_is_closed_once_a_sweep_has_cancelled_it():
+def test_a_write_ahead_whose_cancel_never_left_is_replaced_by_whoever_cancels():
     world = World()
     (token,) = stale(world, 1)
     real_cancel = world.cc.cancel
@@ -279,10 +312,11 @@ def test_a_write_ahead_whose_cancel_never_left_is_closed_once_a_sweep_has_cancel
     world.clock.current += timedelta(minutes=17)
     world.run("sweep-1").sweep()  # still active: the sweep cancels it under its own claim
     assert world.audit.decisions[(token, "sweep", "sweep-1")].outcome is Outcome.CANCEL_COMPLETE
-    world.clock.current += timedelta(minutes=17)
-    world.run("sweep-2").sweep()  # and closes the write-ahead: that cancel was not its own
+    # The message comes back: its write-ahead was taken over, the cancel is not its own.
+    world.run("sqs-run-2").process_message(token, "m1", receive_count=2)
     closed = world.audit.decisions[(token, "sqs", "m1")]
-    assert closed.outcome is Outcome.TERMINAL and "sweep#sweep-1" in (closed.why or "")
+    assert closed.outcome is Outcome.TERMINAL
+    assert world.cc.calls["cancel"] == 1
 
 
 def test_reconciling_settles_many_write_aheads_from_the_listings_not_a_get_each():
@@ -453,11 +487,13 @@ def test_reconciling_a_write_ahead_never_credits_it_with_another_deliverys_cance
     world.clock.current += timedelta(minutes=15, seconds=1)  # sweep-a's claim ended with it
     world.run("sweep-b").sweep()  # cancels it, under its own claim
     world.clock.current += timedelta(minutes=17)
-    world.run("sweep-c").sweep()  # reconciles sweep-a's write-ahead
-    a = world.audit.decisions[(token, "sweep", "sweep-a")]
+    world.run("sweep-c").sweep()  # reconciles sweep-a's ended run
+    a = world.audit.decisions.get((token, "sweep", "sweep-a"))
     b = world.audit.decisions[(token, "sweep", "sweep-b")]
     assert b.outcome is Outcome.CANCEL_COMPLETE
-    assert a.outcome is Outcome.TERMINAL and "sweep#sweep-b" in (a.why or "")
+    # sweep-b's claim replaced sweep-a's write-ahead: sweep-a is credited with nothing.
+    assert a is None or a.outcome not in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE)
+    assert not world.audit.runs
 
 
 def test_a_cancel_whose_holder_died_unrecorded_is_recorded_by_whoever_takes_its_claim_over():
@@ -487,15 +523,15 @@ def test_a_redelivery_that_fails_keeps_the_write_ahead_so_its_cancel_is_never_lo
     world = World(max_receive_count=3)
     (token,) = stale(world, 1)
     cancel_lands_then_invocation_dies(world, token)
-    real_remember = world.audit.remember_first_seen
-    world.audit.remember_first_seen = lambda s: (_ for _ in ()).throw(  # type: ignore[method-assign]
+    real_remember = world.audit.first_seen
+    world.audit.first_seen = lambda s: (_ for _ in ()).throw(  # type: ignore[method-assign]
         StoreError("ProvisionedThroughputExceededException", "throttled")
     )
     with pytest.raises(RetryLater):
         world.run("b").process_message(token, "m1", receive_count=2)
     kept = world.audit.decisions[(token, "sqs", "m1")]
     assert kept.error_code == INTERRUPTED and "throttled" in (kept.why or "")
-    world.audit.remember_first_seen = real_remember  # type: ignore[method-assign]
+    world.audit.first_seen = real_remember  # type: ignore[method-assign]
     world.run("c").process_message(token, "m1", receive_count=3)
     recorded = world.audit.decisions[(token, "sqs", "m1")]
     assert recorded.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE)
@@ -511,8 +547,27 @@ def test_a_delivery_that_cannot_read_its_earlier_decision_writes_nothing_over_it
     )
     with pytest.raises(RetryLater):
         world.run("b").process_message(token, "m1", receive_count=2)
-    assert world.audit.decisions[(token, "sqs", "m1")].error_code == INTERRUPTED  # untouched
+    # Untouched: still only the write-ahead its claim holds, nothing written over it.
+    assert (token, "sqs", "m1") not in world.audit.decisions
+    assert world.audit.aheads[token].error_code == INTERRUPTED
     world.audit.find_decision = real_find  # type: ignore[method-assign]
     world.run("c").process_message(token, "m1", receive_count=3)
     recorded = world.audit.decisions[(token, "sqs", "m1")]
     assert recorded.outcome in (Outcome.CANCELLED, Outcome.CANCEL_COMPLETE)
+
+
+def test_a_sweep_failure_whose_dead_letter_was_refused_is_decided_by_the_next_sweep():
+    world = World()
+    (token,) = stale(world, 1)
+    world.cc.errors[("cancel", token)] = CloudControlError("AccessDeniedException", "no")
+    world.dlq.fail = QueueError("InternalError", "the DLQ is down")
+    with pytest.raises(QueueError):
+        world.run("sweep-a").sweep()
+    # Meanwhile the request finished: no later listing shows it, and no letter exists.
+    world.cc.errors.clear()
+    world.cc.requests[token] = replace(world.cc.requests[token], status=Status.SUCCESS)
+    world.dlq.fail = None
+    world.clock.current += timedelta(minutes=17)
+    world.run("sweep-b").sweep()
+    decided = world.audit.decisions[(token, "sweep", "sweep-a")]
+    assert decided.outcome is Outcome.TERMINAL and world.cc.calls["cancel"] == 1

@@ -1,15 +1,19 @@
-"""Given fakes of every port, the work a sweep or an SQS batch shares: write-ahead decisions in
-batches, first sightings only where they are still needed, one follow for many cancels, and
-a pool sized from the rate."""
+"""Given fakes of every port, the work a sweep or an SQS batch shares: the decision written ahead
+in the claim, first sightings only where they are still needed, one follow for many cancels
+(a sweep) or follow-up messages and no wait (an SQS batch), and pools sized from the rate."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from reaper.cancelling import Canceller
 from reaper.clock import Deadline
+from reaper.dead_letter_format import follow_up_body
 from reaper.errors import CloudControlError, StoreError
 from reaper.handler import _sqs_batch
 from reaper.models import Decision, Outcome, Status
@@ -44,7 +48,7 @@ def stale(world: World, n: int) -> list[str]:
     return [world.cc.add(age=timedelta(hours=7)) for _ in range(n)]
 
 
-def test_a_sweep_writes_its_cancels_ahead_a_chunk_at_a_time_before_cancelling():
+def test_a_sweep_writes_each_cancel_ahead_in_its_claim_before_cancelling():
     world = World(max_cancellations_per_run=1000, calls_per_second=200, max_concurrency=1)
     tokens = stale(world, 60)
     calls = RecordCalls(world)
@@ -52,28 +56,35 @@ def test_a_sweep_writes_its_cancels_ahead_a_chunk_at_a_time_before_cancelling():
     real_cancel = world.cc.cancel
 
     def cancel(token: str):
-        if not any(token == d.token for c in calls.write_aheads() for d in c):
+        ahead = world.audit.aheads.get(token)
+        if ahead is None or ahead.error_code != INTERRUPTED:
             cancelled_before_written.append(token)
         return real_cancel(token)
 
     world.cc.cancel = cancel  # type: ignore[method-assign]
     world.run().sweep()
-    aheads = calls.write_aheads()
     assert not cancelled_before_written
-    assert sorted(d.token for c in aheads for d in c) == sorted(tokens)
-    # 200 calls/s over 4 workers: 50/s each, so a chunk is the cap of 25 (one BatchWriteItem).
-    # Workers write their chunks concurrently: which one is written first is the scheduler's.
-    assert sorted(len(c) for c in aheads) == [10, 25, 25]
+    # One write per cancel before it (the claim) and one after (the outcome): no separate
+    # write-ahead item.
+    assert not calls.write_aheads()
     assert {world.audit.of(t)[0].outcome for t in tokens} == {Outcome.CANCEL_COMPLETE}
+    assert sum(len(c) for c in calls.calls) == len(tokens)
 
 
-def test_a_chunk_is_sized_so_it_ends_well_inside_the_deadline_margin():
+def test_a_chunk_is_sized_so_it_ends_well_inside_the_deadline_margin(monkeypatch):
     world = World(max_cancellations_per_run=1000, calls_per_second=20, max_concurrency=1)
     stale(world, 30)
-    calls = RecordCalls(world)
+    chunks: list[int] = []
+    real = Canceller.claim_and_cancel
+
+    def claim_and_cancel(self, chosen, delivery):
+        chunks.append(len(chosen))
+        return real(self, chosen, delivery)
+
+    monkeypatch.setattr(Canceller, "claim_and_cancel", claim_and_cancel)
     # 20 calls/s over 4 workers is 5/s each; a 3 s margin allows 1 s of it: 5 a chunk.
     world.reaper.run("r", Deadline(lambda: 600_000, margin_seconds=3)).sweep()
-    assert {len(c) for c in calls.write_aheads()} == {5}
+    assert set(chunks) == {5}
 
 
 def test_a_sweep_stores_first_sightings_only_of_requests_still_pending_after_it():
@@ -123,26 +134,53 @@ def test_following_many_cancels_lists_only_those_still_in_progress():
 
 
 # ---------------------------------------------------------------- an SQS batch
-def test_the_records_of_a_batch_are_followed_in_one_wait_and_recorded_in_one_write():
+def test_the_records_of_a_batch_never_wait_for_their_cancels_and_are_recorded_in_one_write():
     world = World()
     world.cc.complete_cancels = False
     tokens = stale(world, 10)
-
-    def complete_all(now) -> None:
-        world.cc.complete_cancels = True
-
-    world.clock.on_sleep.append(complete_all)
     run = world.run()
     for i, token in enumerate(tokens):
         run.process_message(token, f"m{i}", later=True)
-    assert not [d for d in world.audit.writes if d.error_code != INTERRUPTED]
+    assert not world.audit.writes and world.cc.calls["cancel"] == 0  # decided at the end
     calls = RecordCalls(world)
     assert run.finish_messages() == []
-    assert world.clock.slept == 1.0  # one poll interval for all ten, not one each
+    assert world.clock.slept == 0.0  # nothing waits in Lambda
     (final,) = calls.calls
     assert sorted(d.token for d in final) == sorted(tokens)
-    assert {d.outcome for d in final} == {Outcome.CANCEL_COMPLETE}
+    assert {(d.outcome, d.status_after) for d in final} == {
+        (Outcome.CANCELLED, Status.CANCEL_IN_PROGRESS)
+    }
+    # One delayed follow-up per cancel, which reads the request once and records what it saw.
+    assert sorted(f.token for f, _ in world.work.follow_ups) == sorted(tokens)
+    assert {(f.hop, delay) for f, delay in world.work.follow_ups} == {(0, 5)}
+    for token in tokens:
+        world.cc.requests[token] = replace(world.cc.requests[token], status=COMPLETE)
+    later = world.run("req-2")
+    for i, (follow_up, _) in enumerate(world.work.follow_ups):
+        later.process_message(follow_up_body(follow_up), f"f{i}", later=True)
+    assert later.finish_messages() == []
+    assert {world.audit.of(t)[0].outcome for t in tokens} == {Outcome.CANCEL_COMPLETE}
     assert run.finish_messages() == []  # nothing is recorded twice
+
+
+def test_the_records_of_a_batch_are_decided_at_once_from_a_pool():
+    world = World()
+    tokens = stale(world, 8)
+    threads: set[str] = set()
+    real_get = world.cc.get_status
+
+    def get_status(token: str):
+        threads.add(threading.current_thread().name)
+        time.sleep(0.02)  # a call's latency: the others overlap it
+        return real_get(token)
+
+    world.cc.get_status = get_status  # type: ignore[method-assign]
+    run = world.run()
+    for i, token in enumerate(tokens):
+        run.process_message(token, f"m{i}", later=True)
+    assert run.finish_messages() == []
+    assert len(threads) > 1 and all(name.startswith("record") for name in threads)
+    assert {world.audit.of(t)[0].outcome for t in tokens} == {Outcome.CANCELLED}
 
 
 def test_a_batch_whose_decisions_cannot_be_recorded_fails_every_record_of_it():
@@ -180,7 +218,7 @@ def test_the_handler_fails_the_records_whose_decisions_could_not_be_recorded():
     real_record = world.audit.record
 
     def refuse_final_writes(decisions: Sequence[Decision]) -> None:
-        if any(d.error_code != INTERRUPTED for d in decisions):
+        if decisions:
             raise StoreError("InternalServerError", "DynamoDB had a bad moment")
         real_record(decisions)
 
@@ -190,38 +228,31 @@ def test_the_handler_fails_the_records_whose_decisions_could_not_be_recorded():
     # m1 failed on its own (retries remain); m0 and m1 decided but were not recorded; m2 is
     # invalid: dead-lettered at once (its audit line is lost, the DLQ has it), so it succeeds.
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m0"}]}
-    assert world.cc.status_of(done) is Status.CANCEL_COMPLETE
+    assert world.cc.status_of(done) in (Status.CANCEL_IN_PROGRESS, Status.CANCEL_COMPLETE)
+    assert world.audit.aheads[done].error_code == INTERRUPTED  # what m0's redelivery finds
     assert [letter.error_code for letter in world.dlq.sent] == ["MalformedJson"]
 
 
-def test_a_failed_audit_write_fails_its_own_token_not_its_chunk():
+def test_a_refused_claim_fails_its_own_token_not_its_chunk():
     world = World(max_cancellations_per_run=1000, calls_per_second=200, max_concurrency=1)
     tokens = stale(world, 25)  # one chunk
-    bad_claim, bad_write = tokens[3], tokens[7]
-    real_claim, real_record = world.audit.claim, world.audit.record
+    bad = {tokens[3], tokens[7]}
+    real_claim = world.audit.claim_ahead
     refused = StoreError("InternalServerError", "injected")
 
-    def claim(batch, owner, now, until):
-        if bad_claim in batch:
+    def claim_ahead(batch, owner, now, until, ahead=None):
+        if bad & set(batch):
             raise refused
-        return real_claim(batch, owner, now, until)
+        return real_claim(batch, owner, now, until, ahead)
 
-    def record(decisions: Sequence[Decision]) -> None:
-        # DynamoDB refuses any batch, and the one item, holding the bad write-ahead.
-        if any(d.token == bad_write and d.error_code == INTERRUPTED for d in decisions):
-            raise refused
-        real_record(decisions)
-
-    world.audit.claim = claim  # type: ignore[method-assign]
-    world.audit.record = record  # type: ignore[method-assign]
+    world.audit.claim_ahead = claim_ahead  # type: ignore[method-assign]
     world.run().sweep()
     outcomes = {t: world.audit.of(t)[0].outcome for t in tokens}
-    assert outcomes[bad_claim] is Outcome.FAILED and outcomes[bad_write] is Outcome.FAILED
-    assert world.cc.status_of(bad_claim) is world.cc.status_of(bad_write) is Status.IN_PROGRESS
-    others = set(tokens) - {bad_claim, bad_write}
-    assert {outcomes[t] for t in others} == {Outcome.CANCEL_COMPLETE}
+    assert {outcomes[t] for t in bad} == {Outcome.FAILED}
+    assert {world.cc.status_of(t) for t in bad} == {Status.IN_PROGRESS}  # never cancelled
+    assert {outcomes[t] for t in set(tokens) - bad} == {Outcome.CANCEL_COMPLETE}
     (letter,) = world.dlq.sent
-    assert sorted(letter.tokens) == sorted([bad_claim, bad_write])
+    assert sorted(letter.tokens) == sorted(bad)
 
 
 def test_a_final_write_refused_dead_letters_only_the_decisions_it_held():
@@ -243,6 +274,6 @@ def test_a_final_write_refused_dead_letters_only_the_decisions_it_held():
     # 35 are in the audit table as cancelled, and none of them is in the DLQ.
     assert poisoned in unrecorded and len(unrecorded) == 25
     assert {letter.error_code for letter in world.dlq.sent} == {"Unrecorded"}
-    recorded = [t for t in tokens if world.audit.of(t)[0].error_code != INTERRUPTED]
+    recorded = [t for t in tokens if world.audit.of(t)]
     assert set(recorded) == set(tokens) - unrecorded
     assert {world.audit.of(t)[0].outcome for t in recorded} == {Outcome.CANCEL_COMPLETE}

@@ -40,14 +40,24 @@ class TableClient:
                 return
             params["ExclusiveStartKey"] = last
 
-    def _batch_get(self, keys: list[Item]) -> list[Item]:
+    def _batch_get(
+        self,
+        keys: list[Item],
+        projection: str | None = f"{PK}, first_seen, started_by, user_agent",
+        *,
+        consistent: bool = False,
+        names: dict[str, str] | None = None,
+    ) -> list[Item]:
+        """Up to 100 keys; ``projection`` None reads whole items."""
         items: list[Item] = []
-        request: dict[str, Any] = {
-            self._table: {
-                "Keys": keys,
-                "ProjectionExpression": f"{PK}, first_seen, started_by, user_agent",
-            }
-        }
+        wanted: dict[str, Any] = {"Keys": keys}
+        if projection is not None:
+            wanted["ProjectionExpression"] = projection
+        if names:
+            wanted["ExpressionAttributeNames"] = names
+        if consistent:
+            wanted["ConsistentRead"] = True
+        request: dict[str, Any] = {self._table: wanted}
         for attempt in range(UNPROCESSED_ATTEMPTS):
             response = self._call(self._client.batch_get_item, RequestItems=request)
             items.extend(response.get("Responses", {}).get(self._table, []))

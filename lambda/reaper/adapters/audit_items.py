@@ -4,13 +4,16 @@ domain's values. DynamoDB's shapes stop here; ``audit_table`` makes the calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reaper import contracts
 from reaper.models import (
     CANCEL_MAY_HAVE_LANDED,
+    FOLLOW_NOT_SENT,
     Decision,
+    OpenRun,
     Outcome,
     Plan,
     Sighting,
@@ -26,6 +29,8 @@ PLAN_SK = "PLAN"
 CLAIM_SK = "CLAIM"
 CONTROL_PK = "CONTROL"
 KILL_SWITCH_SK = "KILL_SWITCH"
+# Sweeps that claimed requests and have not recorded every outcome yet (``run_item``).
+RUNS_PK = "RUNS"
 # Cloud Control forgets a request after 7 days: a sighting or claim is useless after that.
 REQUEST_LIFETIME = timedelta(days=8)
 CLAIM_TTL = timedelta(minutes=16)
@@ -40,6 +45,118 @@ def decision_key(token: str, source: Source | str, delivery_id: str) -> Item:
 
 def decision_item(decision: Decision, retention: timedelta) -> Item:
     """The stored form. Never the ResourceModel: the Decision does not carry one."""
+    at = decision.decided_at.astimezone(UTC)
+    # A decision whose cancel may have landed unrecorded sits in its own partition of the
+    # index until its outcome replaces it; a cancel whose follow-up message could not be
+    # sent, in another (the next sweep follows it); the rest by day.
+    day = f"DAY#{at.date().isoformat()}"
+    waiting = decision.outcome is Outcome.FAILED and decision.error_code in CANCEL_MAY_HAVE_LANDED
+    unfollowed = decision.outcome is Outcome.CANCELLED and decision.error_code == FOLLOW_NOT_SENT
+    partition = (
+        contracts.GSI_INTERRUPTED_PARTITION
+        if waiting
+        else contracts.GSI_UNFOLLOWED_PARTITION
+        if unfollowed
+        else day
+    )
+    return {
+        **decision_key(decision.token, decision.source, decision.delivery_id),
+        contracts.TABLE_GSI_PARTITION_KEY: {"S": partition},
+        contracts.TABLE_GSI_SORT_KEY: {"S": f"{iso(at)}#{decision.token}"},
+        **decision_attributes(decision, int((at + retention).timestamp())),
+    }
+
+
+def claim_item(
+    token: str, owner: str, now: datetime, until: datetime, ahead: Decision | None
+) -> Item:
+    """A claim: who may cancel the token, until when, and (when given) the decision written
+    ahead of that cancel, in the same item: one conditional write claims and writes ahead.
+    No index key: the claim is found by its key (a redelivery) or through its holder's open
+    run (``run_item``), never by time."""
+    expires = int((now + REQUEST_LIFETIME).timestamp())
+    item: Item = {
+        **key(f"TOKEN#{token}", CLAIM_SK),
+        "owner": {"S": owner},
+        "claimed_at": {"S": iso(now)},
+        "held_until": {"S": iso(until)},
+        TTL: {"N": str(expires)},
+    }
+    if ahead is not None:
+        item.update(decision_attributes(ahead, expires))
+        item["kind"] = {"S": "claim"}
+    return item
+
+
+def run_item(run: OpenRun) -> Item:
+    """An open run (models.OpenRun): one small item, in the index's RUNS partition while
+    open (sparse: closing removes its index key)."""
+    return {
+        **run_key(run),
+        contracts.TABLE_GSI_PARTITION_KEY: {"S": contracts.GSI_RUNS_PARTITION},
+        contracts.TABLE_GSI_SORT_KEY: {"S": f"{iso(run.opened_at)}#{run.owner}"},
+        "owner": {"S": run.owner},
+        "opened_at": {"S": iso(run.opened_at)},
+        "held_until": {"S": iso(run.held_until)},
+        "parts": {"N": str(run.parts)},
+        TTL: {"N": str(int((run.opened_at + REQUEST_LIFETIME).timestamp()))},
+    }
+
+
+# The tokens a run chose are kept in items of at most this many characters (a write unit is
+# 1 KB with the keys: about 23 tokens of 36 characters an item).
+RUN_TOKENS_CHARS = 850
+
+
+def run_token_parts(tokens: Sequence[str]) -> list[str]:
+    """The tokens, newline-joined, in parts of at most RUN_TOKENS_CHARS (a token is at most
+    128 characters, so each part holds at least one)."""
+    parts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for token in tokens:
+        if current and size + len(token) + 1 > RUN_TOKENS_CHARS:
+            parts.append("\n".join(current))
+            current, size = [], 0
+        current.append(token)
+        size += len(token) + 1
+    if current:
+        parts.append("\n".join(current))
+    return parts
+
+
+def run_tokens_item(run: OpenRun, n: int, part: str) -> Item:
+    return {
+        **run_tokens_key(run, n),
+        "tokens": {"S": part},
+        TTL: {"N": str(int((run.opened_at + REQUEST_LIFETIME).timestamp()))},
+    }
+
+
+def run_tokens_key(run: OpenRun, n: int) -> Item:
+    return key(f"RUN#{iso(run.opened_at)}#{run.owner}", f"TOKENS#{n}")
+
+
+def run_key(run: OpenRun) -> Item:
+    return key(RUNS_PK, f"{iso(run.opened_at)}#{run.owner}")
+
+
+def run_from_item(item: Item) -> OpenRun:
+    return OpenRun(
+        owner=item["owner"]["S"],
+        opened_at=parse_time(item["opened_at"]["S"]),
+        held_until=parse_time(item["held_until"]["S"]),
+        parts=int(item.get("parts", {}).get("N", "0")),
+    )
+
+
+def ahead_from_claim(item: Item) -> Decision | None:
+    """The decision a claim holds written ahead of its cancel (None: an older claim, or no
+    item)."""
+    return decision_from_item(item) if item and "outcome" in item else None
+
+
+def decision_attributes(decision: Decision, expires_at: int) -> Item:
     at = decision.decided_at.astimezone(UTC)
     values: dict[str, str | int | bool | None] = {
         "kind": "decision",
@@ -69,18 +186,9 @@ def decision_item(decision: Decision, retention: timedelta) -> Item:
         "hook_status": decision.hook_status,
         "blocked_call": decision.blocked_call,
         "leftover": decision.leftover,
-        TTL: int((at + retention).timestamp()),
+        TTL: expires_at,
     }
-    # A write-ahead sits in its own partition of the index until its outcome replaces it.
-    day = f"DAY#{at.date().isoformat()}"
-    waiting = decision.outcome is Outcome.FAILED and decision.error_code in CANCEL_MAY_HAVE_LANDED
-    item: Item = {
-        **decision_key(decision.token, decision.source, decision.delivery_id),
-        contracts.TABLE_GSI_PARTITION_KEY: {
-            "S": contracts.GSI_INTERRUPTED_PARTITION if waiting else day
-        },
-        contracts.TABLE_GSI_SORT_KEY: {"S": f"{iso(at)}#{decision.token}"},
-    }
+    item: Item = {}
     for name, value in values.items():
         if isinstance(value, bool):
             item[name] = {"BOOL": value}

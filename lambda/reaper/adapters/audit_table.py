@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from reaper import contracts
 from reaper.adapters._errors import code_and_message
-from reaper.adapters.audit_io import BATCH_GET_MAX, TableClient, store_error
+from reaper.adapters.audit_io import BATCH_GET_MAX, store_error
 from reaper.adapters.audit_items import (
     CLAIM_SK,
     CLAIM_TTL,
@@ -24,8 +24,11 @@ from reaper.adapters.audit_items import (
     PLAN_SK,
     REQUEST_LIFETIME,
     SEEN_SK,
+    SK,
     TTL,
     Item,
+    ahead_from_claim,
+    claim_item,
     decision_from_item,
     decision_item,
     decision_key,
@@ -38,19 +41,22 @@ from reaper.adapters.audit_items import (
     sighting_from_item,
     sighting_item,
 )
+from reaper.adapters.audit_runs import RunMarks
 from reaper.models import (
     Decision,
     KillSwitch,
+    Outcome,
     Plan,
     Sighting,
     Source,
+    Taken,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-class AuditTable(TableClient):
+class AuditTable(RunMarks):
     """Implements the AuditStore port, and the queries the CLI reads the audit with."""
 
     def __init__(self, client: DynamoDBClient, table_name: str, retention_days: int = 90) -> None:
@@ -105,25 +111,33 @@ class AuditTable(TableClient):
     def claim(
         self, tokens: Sequence[str], owner: str, now: datetime, until: datetime
     ) -> dict[str, str | None]:
+        """A claim with nothing written ahead (ports.AuditStore): ``claim_ahead``."""
+        taken = self.claim_ahead(tokens, owner, now, until)
+        return {token: t.before for token, t in taken.items()}
+
+    def claim_ahead(
+        self,
+        tokens: Sequence[str],
+        owner: str,
+        now: datetime,
+        until: datetime,
+        ahead: Mapping[str, Decision] | None = None,
+    ) -> dict[str, Taken]:
         """One conditional put per token, held until ``until`` (the holder's deadline): a
-        claim never outlives the invocation that took it. The put returns the claim it
-        replaced, so taking over an ended holder's claim costs no extra call.
+        claim never outlives the invocation that took it. ``ahead``: the decision written
+        ahead of each token's cancel, in the claim item itself (one write claims and writes
+        ahead). The put returns the claim it replaced, so taking over an ended holder's
+        claim, and what it had written ahead, costs no extra call.
         (TransactWriteItems could claim 100 in a call on AWS, but moto deep-copies the whole
         table per transaction and races under concurrent writes, which the local stack and
         the benchmarks cannot afford.)"""
-        expires = {"N": str(int((now + REQUEST_LIFETIME).timestamp()))}
-        claimed: dict[str, str | None] = {}
+        ahead = ahead or {}
+        claimed: dict[str, Taken] = {}
         for token in dict.fromkeys(tokens):
             try:
                 response = self._client.put_item(
                     TableName=self._table,
-                    Item={
-                        **key(f"TOKEN#{token}", CLAIM_SK),
-                        "owner": {"S": owner},
-                        "claimed_at": {"S": iso(now)},
-                        "held_until": {"S": iso(until)},
-                        TTL: expires,
-                    },
+                    Item=claim_item(token, owner, now, until, ahead.get(token)),
                     # A claim of an older version has no held_until: it ends after CLAIM_TTL.
                     ConditionExpression="attribute_not_exists(pk) OR #owner = :owner "
                     "OR held_until < :now "
@@ -142,8 +156,12 @@ class AuditTable(TableClient):
                 continue
             except BotoCoreError as exc:
                 raise store_error(exc) from exc
-            before = opt(response.get("Attributes") or {}, "owner")
-            claimed[token] = before if before != owner else None
+            old = response.get("Attributes") or {}
+            before = opt(old, "owner")
+            if before is None or before == owner:
+                claimed[token] = Taken()
+            else:
+                claimed[token] = Taken(before, ahead_from_claim(old))
         return claimed
 
     def claim_owner(self, token: str) -> str | None:
@@ -158,13 +176,16 @@ class AuditTable(TableClient):
         return opt(response.get("Item") or {}, "owner")
 
     def interrupted(self, before: datetime, limit: int) -> list[Decision]:
-        """Write-aheads never replaced by an outcome, oldest first: their own partition of
-        the by-time index (``to_item``), so this reads nothing else."""
+        """Decisions recorded as failed whose cancel may have landed, never replaced by an
+        outcome, oldest first: their own partition of the by-time index (``to_item``)."""
+        return self._partition(contracts.GSI_INTERRUPTED_PARTITION, before, limit)
+
+    def _partition(self, partition: str, before: datetime, limit: int) -> list[Decision]:
         items = self._query(
             IndexName=contracts.TABLE_GSI_NAME,
             KeyConditionExpression="gsi1pk = :p AND gsi1sk < :before",
             ExpressionAttributeValues={
-                ":p": {"S": contracts.GSI_INTERRUPTED_PARTITION},
+                ":p": {"S": partition},
                 ":before": {"S": iso(before)},
             },
             Limit=limit,
@@ -221,14 +242,25 @@ class AuditTable(TableClient):
 
     # ------------------------------------------------------------------ decisions
     def find_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None:
-        response = self._call(
-            self._client.get_item,
-            TableName=self._table,
-            Key=decision_key(token, source, delivery_id),
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return None if not item else decision_from_item(item)
+        """The delivery's recorded decision, or the decision it wrote ahead in its claim and
+        never replaced (one read of both keys): a recorded outcome stands; a recorded
+        failure is superseded by a later attempt's write-ahead (another invocation)."""
+        wanted = decision_key(token, source, delivery_id)
+        items = self._batch_get([wanted, key(f"TOKEN#{token}", CLAIM_SK)], None, consistent=True)
+        recorded = next((decision_from_item(i) for i in items if i[SK] == wanted[SK]), None)
+        claim = next((i for i in items if i[SK]["S"] == CLAIM_SK), {})
+        ahead = ahead_from_claim(claim)
+        if ahead is None or (ahead.source, ahead.delivery_id) != (source, delivery_id):
+            return recorded
+        if recorded is None:
+            return ahead
+        if recorded.outcome is Outcome.FAILED and recorded.request_id != ahead.request_id:
+            return ahead
+        return recorded
+
+    def unfollowed(self, before: datetime, limit: int) -> list[Decision]:
+        """SQS-path cancels whose follow-up message could not be sent (``decision_item``)."""
+        return self._partition(contracts.GSI_UNFOLLOWED_PARTITION, before, limit)
 
     def record(self, decisions: Sequence[Decision]) -> None:
         if len(decisions) == 1:

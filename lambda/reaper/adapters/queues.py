@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reaper.adapters._errors import code_and_message
-from reaper.dead_letter_format import dead_letter_body
+from reaper.dead_letter_format import dead_letter_body, follow_up_body
 from reaper.errors import QueueError
+from reaper.inputs import FollowUp
 from reaper.ports import DeadLetter, WorkMessage
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ class SqsQueue:
 class SqsWorkQueue(SqsQueue):
     def send(self, messages: Sequence[WorkMessage]) -> None:
         self.send_bodies([(work_message_body(m), m.delay_seconds) for m in messages])
+
+    def send_follow_ups(self, follow_ups: Sequence[tuple[FollowUp, int]]) -> None:
+        """(follow-up, delay seconds) pairs; the delay is SQS's DelaySeconds (0 to 900)."""
+        self.send_bodies([(follow_up_body(f), delay) for f, delay in follow_ups])
 
 
 class SqsDeadLetters(SqsQueue):

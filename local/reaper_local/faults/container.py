@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.retries.standard
 from botocore.config import Config
 from botocore.exceptions import ReadTimeoutError
-from reaper import handler, wiring
+from reaper import handler, sizing, wiring
 from reaper.observability import logger
 from reaper.settings import Settings
 from reaper.wiring import AwsClients, client_config
@@ -264,6 +264,10 @@ def patched_runtime() -> Iterator[None]:
         return float(saved_delay(self, context)) * BACKOFF_SCALE
 
     handler.container = _thread_container  # type: ignore[assignment]
+    # The SQS path's follow-up messages come back at once (moto keeps SQS delays in wall
+    # time; the runs' clock is the emulator's manual one): same hops, no waiting.
+    saved_follow_up = sizing.FOLLOW_UP_FIRST_DELAY_SECONDS
+    sizing.FOLLOW_UP_FIRST_DELAY_SECONDS = 0  # type: ignore[misc]
     quiet = contextlib.redirect_stdout(io.StringIO())  # Powertools metrics print per invocation
     quiet.__enter__()
     botocore.retries.standard.ExponentialBackoff.delay_amount = quick_delay  # type: ignore[method-assign]
@@ -273,5 +277,6 @@ def patched_runtime() -> Iterator[None]:
     finally:
         quiet.__exit__(None, None, None)
         handler.container = saved_container
+        sizing.FOLLOW_UP_FIRST_DELAY_SECONDS = saved_follow_up  # type: ignore[misc]
         botocore.retries.standard.ExponentialBackoff.delay_amount = saved_delay  # type: ignore[method-assign]
         logger.setLevel(saved_level)

@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from reaper import contracts
 from reaper.config import ReaperConfig
 from reaper.errors import ReaperError
 
@@ -43,6 +44,8 @@ from reaper_local.faults.world import (
 SWEEP_PERIOD_SECONDS = 15 * 60  # the stack's default schedule
 ASYNC_RETRY_DELAYS = (60, 120)  # Lambda's two retries of an async invocation
 DRAIN_ROUNDS = 2_000
+# What one follow-up hop stands for on the manual clock (sizing.FOLLOW_UP_FIRST_DELAY_SECONDS).
+FOLLOW_UP_HOP_SECONDS = 5
 
 
 class ScenarioRun:
@@ -225,6 +228,10 @@ class ScenarioRun:
         ).get("Messages", [])
         if not received:
             return False
+        if any(contracts.FOLLOW_UP_KIND in m["Body"] for m in received):
+            # A follow-up comes back at once here (patched_runtime): the manual clock moves
+            # on by the hop it stands for, as the real queue's delay would have.
+            world.backend.clock.advance(FOLLOW_UP_HOP_SECONDS)
         self.handled_ids.update(m["MessageId"] for m in received)
         failed = self._invoke_records([sqs_record(m) for m in received])
         self._sqs_invocations += 1
