@@ -134,8 +134,9 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
 
 
 def _sqs_batch(run: Run, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Decide record by record, then follow the batch's cancels and record its decisions
-    together; a record whose decisions could not be recorded fails too."""
+    """Parse record by record, then decide the batch's records together (sqs_batch.py):
+    cancels are followed up by delayed work-queue messages, nothing waits here; a record
+    whose decisions could not be recorded fails too."""
     from aws_lambda_powertools.utilities.batch import process_partial_response  # noqa: PLC0415
 
     try:

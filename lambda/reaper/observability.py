@@ -80,6 +80,7 @@ def publish(report: RunReport, throttled_calls: int) -> None:
         "Reconciled": report.reconciled,
         "PlansAwaitingApproval": report.plans_awaiting,
         "EventsSent": report.events_sent,
+        "FollowUpsSent": report.follow_ups_sent,
         "EventsNotSent": report.events_not_sent,
         "ThrottledCalls": throttled_calls,
     }
