@@ -36,6 +36,7 @@ from ccapi_emulator import EmulatorConfig, Lifecycle
 from reaper import contracts
 from reaper.explain import why
 from reaper.models import Outcome
+from reaper.sizing import FOLLOW_UP_FIRST_DELAY_SECONDS
 from rich.console import Console
 from rich.table import Table
 
@@ -238,6 +239,12 @@ class Demo:
         self.put_and_poll(events, poller, record["source"], record["detail-type"], record["detail"])
         deployment.retry(blocker)
 
+        self.step(
+            "6. Follow-ups (the SQS path's cancels were accepted, not waited for: a delayed "
+            "work-queue message reads each request once and records its final state)"
+        )
+        self.poll_follow_ups(poller)
+
     def put_and_poll(
         self, events: Any, poller: SqsPoller, source: str, detail_type: str, detail: Any
     ) -> None:
@@ -247,6 +254,24 @@ class Demo:
         if response["FailedEntryCount"]:
             raise RuntimeError(f"PutEvents refused the event: {response['Entries']}")
         self.poll(poller, 1, "event")
+
+    def poll_follow_ups(self, poller: SqsPoller) -> None:
+        """Hand over what becomes visible on the work queue until the follow-ups' first
+        delay (and a margin) has passed since the last one came."""
+        quiet_for = FOLLOW_UP_FIRST_DELAY_SECONDS + 2
+        last = time.monotonic()
+        while time.monotonic() - last < quiet_for:
+            messages = poller.receive()
+            if not messages:
+                time.sleep(0.2)
+                continue
+            batch = poller.invoke(messages)
+            failed = len(batch.failed_ids)
+            self.console.print(
+                f"  follow-ups {len(messages)}: {len(messages) - failed} done, "
+                f"{failed} returned to the queue"
+            )
+            last = time.monotonic()
 
     def poll(self, poller: SqsPoller, expected: int, what: str) -> None:
         """Receive until ``expected`` messages were handed to the function."""

@@ -78,7 +78,10 @@ class BlockedDeployment:
         )
 
     def retry(self, blocker: Planned) -> None:
-        """The deployment tries again: accepted now, and followed to its end."""
+        """The deployment tries again once the blocker is over (as a deployment tool backs
+        off and retries: the reaper's cancel was accepted, not waited for), is accepted now,
+        and is followed to its end."""
+        self._await_final(blocker.token)
         self._server.backend.set_lifecycle(blocker.type_name, RETRY_LIFECYCLE)
         event = self._update(blocker)
         self.result.retry_token = event["RequestToken"]
@@ -94,6 +97,18 @@ class BlockedDeployment:
             f"  the deployment retries UpdateResource: accepted "
             f"({self.result.retry_token[:8]}), then {status}"
         )
+
+    def _await_final(self, token: str) -> str:
+        deadline = time.monotonic() + RETRY_WAIT_SECONDS
+        while True:
+            status: str = self._cc.get_resource_request_status(RequestToken=token)["ProgressEvent"][
+                "OperationStatus"
+            ]
+            if status not in ("PENDING", "IN_PROGRESS", "CANCEL_IN_PROGRESS"):
+                return status
+            if time.monotonic() > deadline:
+                return status
+            time.sleep(0.2)
 
     def _update(self, blocker: Planned) -> dict[str, Any]:
         event: dict[str, Any] = self._cc.update_resource(
