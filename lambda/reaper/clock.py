@@ -21,6 +21,9 @@ class Deadline:
     def __init__(self, remaining_ms: Callable[[], int], margin_seconds: float) -> None:
         self._remaining_ms = remaining_ms
         self.margin_seconds = margin_seconds
+        # What the invocation had when it began (about the function's timeout): how much
+        # one invocation can do, which sizes the work handed to the next ones.
+        self.initial_seconds = remaining_ms() / 1000.0
 
     @classmethod
     def unlimited(cls) -> Deadline:

@@ -81,6 +81,24 @@ def chunk_for(calls_per_second: float, workers: int, margin_seconds: float) -> i
     return max(1, min(CHUNK_MAX, round(calls_per_second / workers * seconds)))
 
 
+# Lambda's SQS batch (infra/constants.py SQS_BATCH_SIZE): what one invocation receives at once.
+SQS_BATCH_RECORDS: Final = 10
+# A handed-off token costs its receiver a status read and a cancel.
+HANDOFF_CALLS_PER_TOKEN: Final = 2
+# Of an invocation's working time, the share a hand-off's receiver plans to use.
+HANDOFF_TIME_SHARE: Final = 0.8
+
+
+def handoff_batch(calls_per_second: float, invocation_seconds: float) -> int:
+    """Tokens per hand-off message, so that a batch of them fits one receiving invocation
+    (same function, same timeout, same rate): a message it cannot finish fails at its
+    deadline and waits out the queue's visibility timeout (6 x the timeout) before anyone
+    tries it again. At most HANDOFF_BATCH, at least 1."""
+    working = invocation_seconds - deadline_margin(invocation_seconds)
+    tokens = calls_per_second * working * HANDOFF_TIME_SHARE / HANDOFF_CALLS_PER_TOKEN
+    return max(1, min(HANDOFF_BATCH, int(tokens / SQS_BATCH_RECORDS)))
+
+
 def deadline_margin(remaining_seconds: float) -> float:
     return min(
         DEADLINE_MARGIN_MAX_SECONDS,

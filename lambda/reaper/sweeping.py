@@ -36,7 +36,7 @@ from reaper.policy import assess
 from reaper.ports import WorkMessage
 from reaper.reconciling import Reconciler
 from reaper.run_state import CLAIMED_ELSEWHERE, Chosen, RunState, failed, owner_of
-from reaper.sizing import HANDOFF_BATCH, chunk_for
+from reaper.sizing import chunk_for, handoff_batch
 
 NOT_SENT = "CancelNotSent"
 
@@ -238,9 +238,12 @@ class Sweep:
         if not requests:
             return []
         tokens = [r.token for r in requests]
+        size = handoff_batch(
+            self._run.config.calls_per_second_per_invocation, self._run.deadline.initial_seconds
+        )
         messages = [
-            WorkMessage(tuple(tokens[i : i + HANDOFF_BATCH]), Source.SWEEP, Mode.CANCEL)
-            for i in range(0, len(tokens), HANDOFF_BATCH)
+            WorkMessage(tuple(tokens[i : i + size]), Source.SWEEP, Mode.CANCEL)
+            for i in range(0, len(tokens), size)
         ]
         try:
             self._run.ports.work_queue.send(messages)
