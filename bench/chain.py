@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from reaper import contracts
+from reaper.drain import sqs_record
 
 from bench.handler_child import INVOKE_PREFIX, RESULT_PREFIX
 from bench.scenario import check_account, seed_account
@@ -129,26 +130,6 @@ def _read_until(stream: IO[str], prefix: str, container: Container) -> dict[str,
     raise RuntimeError("a bench container ended without answering")
 
 
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
-    """An SQS event as the event source mapping builds it from received messages."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
-
-
 class Lambda:
     """Reserved concurrency as a semaphore; warm containers reused, made when none is free."""
 
@@ -210,7 +191,7 @@ def _poll(
         ).get("Messages", [])
         if not received:
             continue
-        answer = function.invoke(sqs_event(received, queue_arn))
+        answer = function.invoke({"Records": [sqs_record(m, queue_arn) for m in received]})
         response = answer.get("response") or {}
         if "error" in answer:  # a function error: the whole batch comes back
             failed.append(len(received))

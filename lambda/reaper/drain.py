@@ -40,11 +40,10 @@ class Drained:
 
 
 class QueueDrain:
-    def __init__(self, sqs: SQSClient, queue_url: str, queue_arn: str, region: str) -> None:
+    def __init__(self, sqs: SQSClient, queue_url: str, queue_arn: str) -> None:
         self._sqs = sqs
         self._url = queue_url
         self._arn = queue_arn
-        self._region = region
 
     def drain(self, handle: HandleBatch, seconds_left: Callable[[], float]) -> Drained:
         """Receive and hand over batches until the queue answers empty or time runs short."""
@@ -61,7 +60,7 @@ class QueueDrain:
                 break
             batches += 1
             received += len(messages)
-            failures = set(handle({"Records": [self._record(m) for m in messages]}))
+            failures = set(handle({"Records": [sqs_record(m, self._arn) for m in messages]}))
             done = [m for m in messages if m["MessageId"] not in failures]
             failed += len(messages) - len(done)
             deleted += self._delete(done)
@@ -80,20 +79,22 @@ class QueueDrain:
         )
         return len(answer.get("Successful", []))
 
-    def _record(self, message: Any) -> dict[str, Any]:
-        """The record Lambda's mapping would have delivered (AWS Lambda Developer Guide,
-        "Using Lambda with Amazon SQS", example event)."""
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": dict(message.get("Attributes", {})),
-            "messageAttributes": dict(message.get("MessageAttributes", {})),
-            "md5OfBody": message.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self._arn,
-            "awsRegion": self._region,
-        }
+
+def sqs_record(message: Any, queue_arn: str) -> dict[str, Any]:
+    """A received SQS message as the record Lambda's event source mapping delivers it (AWS
+    Lambda Developer Guide, "Using Lambda with Amazon SQS", example event). The one place
+    this shape is built: the drain, the local runner, the organization's relay, the bench."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": dict(message.get("Attributes", {})),
+        "messageAttributes": dict(message.get("MessageAttributes", {})),
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
 
 
 def queue_arn_of(queue_url: str, region: str, partition: str = "aws") -> str:

@@ -67,13 +67,8 @@ def container() -> Container:
     reaper = build_reaper(settings, clients, cloud_control=cloud_control)
     drain = None
     if settings.drain_work_queue:
-        region = os.environ.get("AWS_REGION", "")
-        drain = QueueDrain(
-            clients.sqs,
-            settings.work_queue_url,
-            queue_arn_of(settings.work_queue_url, region),
-            region,
-        )
+        arn = queue_arn_of(settings.work_queue_url, os.environ.get("AWS_REGION", ""))
+        drain = QueueDrain(clients.sqs, settings.work_queue_url, arn)
     return Container(settings, reaper, cloud_control, drain)
 
 

@@ -227,7 +227,7 @@ class PlayedOrganization:
             QueueUrl=collector, MaxNumberOfMessages=10, AttributeNames=["All"]
         ).get("Messages", [])
         if batch:
-            event = sqs_event(batch, _queue_arn(sqs, collector), self.central_region)
+            event = sqs_event(batch, _queue_arn(sqs, collector))
             response = collect(event, FakeContext(), self.central_table())  # type: ignore[arg-type]
             failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
             for message in batch:

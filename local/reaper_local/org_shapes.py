@@ -4,13 +4,13 @@ and the Lambda context Powertools reads."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from reaper import contracts
+from reaper.drain import sqs_record
 
 MANAGEMENT_ACCOUNT = "123456789012"  # moto's default account: the caller of every setup call
 
@@ -60,28 +60,6 @@ def sns_event(message: str, topic_region: str, account: str = MANAGEMENT_ACCOUNT
     }
 
 
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     """The event an SQS event source mapping gives a function."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": {
-                    "ApproximateReceiveCount": m.get("Attributes", {}).get(
-                        "ApproximateReceiveCount", "1"
-                    ),
-                    "SentTimestamp": str(int(time.time() * 1000)),
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": str(int(time.time() * 1000)),
-                },
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": region,
-            }
-            for m in messages
-        ]
-    }
+    return {"Records": [sqs_record(m, queue_arn) for m in messages]}

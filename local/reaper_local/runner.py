@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reaper.drain import sqs_record
+
 Handler = Callable[[Any, Any], dict[str, Any]]
 
 SQS_BATCH_SIZE = 10
@@ -70,7 +72,7 @@ class SqsPoller:
         return messages
 
     def invoke(self, messages: list[dict[str, Any]]) -> PolledBatch:
-        event = {"Records": [sqs_event_record(m, self._arn) for m in messages]}
+        event = {"Records": [sqs_record(m, self._arn) for m in messages]}
         response = self._handler(event, LocalContext(function_name=self._function_name))
         failed = frozenset(f["itemIdentifier"] for f in response.get("batchItemFailures", []))
         for message in messages:
@@ -81,18 +83,3 @@ class SqsPoller:
             else:
                 self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
         return PolledBatch(tuple(messages), response, failed)
-
-
-def sqs_event_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
-    """A received SQS message in the shape Lambda's event source mapping hands the function."""
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": {},
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": queue_arn.split(":")[3],
-    }

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import reaper.handler as handler
 import reaper.wiring as wiring
-from reaper_local.runner import sqs_event_record
+from reaper.drain import sqs_record
 
 from ..conftest import FakeLambdaContext, Stack
 
@@ -99,7 +99,7 @@ class EventSourceMapping:
         ).get("Messages", [])
         if not received:
             return None
-        event = {"Records": [sqs_event_record(m, self.arn) for m in received]}
+        event = {"Records": [sqs_record(m, self.arn) for m in received]}
         response = self.invoke(event, **context)
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
         for message in received:

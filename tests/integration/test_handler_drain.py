@@ -58,9 +58,7 @@ def test_a_failed_record_stays_on_the_queue_and_the_rest_is_deleted(stack):
     for n in range(3):
         stack.sqs.send_message(QueueUrl=stack.work_queue_url, MessageBody=f"body-{n}")
     region = "us-east-1"
-    drain = QueueDrain(
-        stack.sqs, stack.work_queue_url, queue_arn_of(stack.work_queue_url, region), region
-    )
+    drain = QueueDrain(stack.sqs, stack.work_queue_url, queue_arn_of(stack.work_queue_url, region))
     seen: list[dict[str, Any]] = []
 
     def handle(event: dict[str, Any]) -> list[str]:
@@ -85,7 +83,7 @@ def test_a_failed_record_stays_on_the_queue_and_the_rest_is_deleted(stack):
 
 def test_the_drain_stops_when_the_invocation_runs_short(stack):
     stack.sqs.send_message(QueueUrl=stack.work_queue_url, MessageBody="waits")
-    drain = QueueDrain(stack.sqs, stack.work_queue_url, "arn:aws:sqs:us-east-1:1:q", "us-east-1")
+    drain = QueueDrain(stack.sqs, stack.work_queue_url, "arn:aws:sqs:us-east-1:1:q")
 
     drained = drain.drain(lambda event: [], lambda: 10.0)
 

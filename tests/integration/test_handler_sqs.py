@@ -9,7 +9,7 @@ import time
 
 from ccapi_emulator import Lifecycle
 from reaper import sizing
-from reaper_local.runner import sqs_event_record
+from reaper.drain import sqs_record
 
 from ..conftest import set_reaper_config
 from .conftest import cloudtrail_event, dumps
@@ -101,7 +101,7 @@ def test_the_same_message_delivered_twice_cancels_once_and_records_once(
     message = sqs_lambda.stack.sqs.receive_message(
         QueueUrl=stack.work_queue_url, AttributeNames=["All"]
     )["Messages"][0]
-    event = {"Records": [sqs_event_record(message, sqs_lambda.arn)]}
+    event = {"Records": [sqs_record(message, sqs_lambda.arn)]}
     invoke(event)
     invoke(event)  # SQS delivers at least once
     sqs_lambda.stack.sqs.delete_message(

@@ -54,7 +54,7 @@ def batch(*bodies: str) -> dict[str, Any]:
         {"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": body}
         for i, body in enumerate(bodies)
     ]
-    return sqs_event(messages, "arn:aws:sqs:eu-west-1:123456789012:collector", "eu-west-1")
+    return sqs_event(messages, "arn:aws:sqs:eu-west-1:123456789012:collector")
 
 
 @pytest.fixture
