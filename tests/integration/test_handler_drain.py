@@ -23,7 +23,7 @@ def draining(stack: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     return stack
 
 
-def test_the_schedule_cancels_what_waits_on_the_work_queue_and_deletes_it(
+def test_the_schedule_decides_what_waits_on_the_work_queue_and_deletes_it(
     draining, emulator, invoke
 ):
     # Given a young request (the sweep leaves it) named by a cancel event, which the cancel
