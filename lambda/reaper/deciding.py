@@ -16,6 +16,7 @@ from reaper.errors import (
     StoreError,
 )
 from reaper.gate import Gate
+from reaper.handoff import Reading
 from reaper.models import (
     ACTIVE_STATUSES,
     CANCEL_STATUSES,
@@ -56,10 +57,18 @@ class TokenDecider:
         self._audit = run.ports.audit
         self._cc = run.ports.cloud_control
 
-    def decide(self, token: str, delivery: Delivery, settled: Decision | None) -> Decision | None:
+    def decide(
+        self,
+        token: str,
+        delivery: Delivery,
+        settled: Decision | None,
+        reading: Reading | None = None,
+    ) -> Decision | None:
         """One token's decision; None when this delivery already has one recorded (a
         redelivery: the first decision stands, counted as a duplicate). ``settled``: the
-        decision a dead letter carries (the audit table once refused it): recorded as is."""
+        decision a dead letter carries (the audit table once refused it): recorded as is.
+        ``reading``: what the sweep that handed the token off read of it (reaper.handoff),
+        used instead of a status read when this delivery has decided nothing before."""
         base = self._run.base(token, delivery)
         try:
             existing = self._audit.find_decision(token, delivery.source, delivery.delivery_id)
@@ -71,7 +80,14 @@ class TokenDecider:
             return None
         if settled is not None:
             return settled
-        decision = self._fresh(token, delivery, base, existing)
+        if reading is not None and existing is None:
+            # A handed-off request, as its sweep read it: it is only older now, and the
+            # cancel's own answer says whether it is still active.
+            decision = self._assessed(
+                delivery, base, None, reading.request, Sighting(reading.first_seen)
+            )
+        else:
+            decision = self._fresh(token, delivery, base, existing)
         if (
             existing is not None
             and is_interrupted(existing)

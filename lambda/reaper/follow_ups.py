@@ -19,8 +19,10 @@ from reaper.ledger import RetryLater
 from reaper.models import (
     ACTIVE_STATUSES,
     FOLLOW_NOT_SENT,
+    FOLLOWED_BY_NEXT_SWEEP,
     Decision,
     Outcome,
+    Source,
     Status,
     clip,
 )
@@ -41,9 +43,18 @@ class FollowUps:
     def start(self, decisions: Sequence[Decision]) -> list[Decision]:
         """Decisions an SQS batch made, before they are recorded: a follow-up message for
         each cancel not yet complete (follow off: none); a cancel whose message the queue
-        refused is marked ``FollowUpNotSent``, for the next sweep."""
+        refused is marked ``FollowUpNotSent``, for the next sweep. A sweep's handed-off
+        cancels are left to the next sweep (``FollowedByNextSweep``): its one pass over the
+        cancel listings follows any number of them, where a follow-up would cost a read
+        each, as many calls as the cancels themselves, out of the same rate."""
         verified = [self._follower.verified(d) for d in decisions]
-        cancelled = [d for d in verified if d.outcome is Outcome.CANCELLED]
+        if self._seconds > 0:
+            verified = [_left_to_sweep(d) if _handed_off(d) else d for d in verified]
+        cancelled = [
+            d
+            for d in verified
+            if d.outcome is Outcome.CANCELLED and d.error_code != FOLLOWED_BY_NEXT_SWEEP
+        ]
         if self._seconds <= 0 or not cancelled:
             return verified
         now = self._run.ports.clock.now()
@@ -56,7 +67,8 @@ class FollowUps:
                 "follow-ups not sent: the next sweep follows them",
                 extra={"error": clip(exc.message), "cancels": len(cancelled)},
             )
-            return [_not_sent(d, exc) if d.outcome is Outcome.CANCELLED else d for d in verified]
+            waiting = {id(d) for d in cancelled}
+            return [_not_sent(d, exc) if id(d) in waiting else d for d in verified]
         self._run.add("follow_ups_sent", len(messages))
         return verified
 
@@ -102,6 +114,17 @@ class FollowUps:
             run.add("follow_ups_sent")
             return None
         return self._follower.verified(followed_to(decision, status, self._seconds))
+
+
+def _handed_off(decision: Decision) -> bool:
+    return decision.source is Source.SWEEP and decision.outcome is Outcome.CANCELLED
+
+
+def _left_to_sweep(decision: Decision) -> Decision:
+    return decision.but(
+        error_code=FOLLOWED_BY_NEXT_SWEEP,
+        error_message="handed off by a sweep: the next sweep records its final state",
+    )
 
 
 def _not_sent(decision: Decision, error: QueueError) -> Decision:

@@ -13,6 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from reaper.handoff import HandOffRef
 from reaper.models import Decision, Mode, Source
 
 TOKEN_PATTERN = r"[-A-Za-z0-9+/=]{1,128}"  # noqa: S105 - a request token, not a secret
@@ -64,6 +65,8 @@ class TokenRequest:
     settled: tuple[Decision, ...] = ()
     # Who made the call that started the request (a CloudTrail record), when known.
     caller: Caller | None = None
+    # A sweep's hand-off message: the audit item with what the sweep read (reaper.handoff).
+    handoff: HandOffRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +223,26 @@ def reason_field(holder: Mapping[str, Any], prefix: str) -> str | None:
 def short_text(value: object, limit: int = 100) -> str:
     """Input quoted in an error is cut: errors reach log lines and audit items."""
     return str(value)[:limit]
+
+
+def handoff_field(holder: Mapping[str, Any]) -> HandOffRef | None:
+    """A sweep's hand-off reference (``{"run": <run owner>, "part": <n>}``), if any."""
+    value = holder.get("handoff")
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD, "handoff", "must be an object with run and part"
+        )
+    run, part = value.get("run"), value.get("part")
+    if not isinstance(run, str) or not 0 < len(run) <= MAX_DELIVERY_ID_CHARS:
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD,
+            "handoff.run",
+            f"must be a string of 1 to {MAX_DELIVERY_ID_CHARS} characters",
+        )
+    if isinstance(part, bool) or not isinstance(part, int) or not 0 <= part < 100_000:
+        raise InvalidInput(
+            ErrorCode.INVALID_FIELD, "handoff.part", "must be a whole number 0 to 99999"
+        )
+    return HandOffRef(run, part)

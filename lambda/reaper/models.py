@@ -22,6 +22,11 @@ UNREAD = "DecisionUnread"
 # The error code of a cancel whose follow-up message (SQS path) could not be sent: recorded
 # as cancelled, in its own index partition, which the next sweep follows (reconciling.py).
 FOLLOW_NOT_SENT = "FollowUpNotSent"
+# The error code of a cancel a sweep handed off: its final state is left to the next sweep's
+# one pass over the cancel listings (a follow-up read each would double a hand-off's calls).
+FOLLOWED_BY_NEXT_SWEEP = "FollowedByNextSweep"
+# Cancels recorded as cancelled whose follow is the next sweep's (the UNFOLLOWED partition).
+LEFT_UNFOLLOWED = frozenset({FOLLOW_NOT_SENT, FOLLOWED_BY_NEXT_SWEEP})
 # The error code of a sweep's (or an event's) failure whose dead letter the DLQ refused:
 # recorded where the next sweep reconciles it (the sweep's retry no longer lists a request
 # that finished meanwhile, so nothing else would ever decide it again).

@@ -34,6 +34,7 @@ from reaper.inputs import (
     SweepRequest,
     TokenRequest,
     enum_field,
+    handoff_field,
     is_valid_token,
     reason_field,
     short_text,
@@ -135,6 +136,7 @@ def parse_event(event: object, default_source: Source = Source.EVENTBRIDGE) -> P
             source=enum_field(Source, event, "source", default_source),
             mode=enum_field(Mode, event, "mode", Mode.CANCEL),
             reason=reason_field(event, ""),
+            handoff=handoff_field(event),
         )
     raise InvalidInput(
         ErrorCode.UNKNOWN_EVENT_SHAPE,

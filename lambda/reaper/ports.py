@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from reaper.handoff import HandOffRef
 from reaper.models import (
     Decision,
     KillSwitch,
@@ -29,6 +30,8 @@ class WorkMessage:
     mode: Mode
     reason: str | None = None
     delay_seconds: int = 0
+    # A sweep's hand-off: the audit item holding what the sweep read of these requests.
+    handoff: HandOffRef | None = None
 
 
 @dataclass(frozen=True, slots=True)

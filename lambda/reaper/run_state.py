@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from reaper.clock import Deadline
 from reaper.errors import ReaperError
+from reaper.handoff import HandOffRef, Reading
 from reaper.inputs import FollowUp
 from reaper.models import (
     CANCEL_MAY_HAVE_LANDED,
@@ -94,6 +95,17 @@ class Audit(AuditStore, Protocol):
 
     def unfollowed(self, before: datetime, limit: int) -> list[Decision]:
         """Cancels recorded before ``before`` whose follow-up was never sent."""
+        ...
+
+    def store_handoff(
+        self, run: str, parts: Sequence[list[Reading]], now: datetime, first: int = 0
+    ) -> list[HandOffRef]:
+        """What a sweep read of the requests it hands off, an item per message, numbered
+        from ``first``. Raises StoreError."""
+        ...
+
+    def handoff_readings(self, ref: HandOffRef) -> dict[str, Reading]:
+        """The readings of one hand-off message ({}: gone). Raises StoreError."""
         ...
 
 

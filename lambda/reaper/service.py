@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from reaper.cancelling import Canceller
 from reaper.clock import Deadline
 from reaper.deciding import TokenDecider
-from reaper.errors import DeadlineNear
+from reaper.errors import DeadlineNear, StoreError
 from reaper.follow_ups import FollowUps
 from reaper.following import Follower
 from reaper.gate import Gate
+from reaper.handoff import HandOffRef, Reading
 from reaper.ledger import INVALID_TOKEN_KEY, Ledger, RetryLater, Unrecorded, dump
 from reaper.models import Decision, Delivery, Mode, Outcome, Source, clip
 from reaper.observability import logger
@@ -249,18 +250,32 @@ class Run:
             user_agent=caller.user_agent if caller else None,
         )
         settled = {d.token: d for d in request.settled}
+        readings = self._readings(request.handoff)
         decisions: list[Decision] = []
         try:
             for token in request.tokens:
                 if self.deadline.near():
                     raise DeadlineNear()
-                decision = self._decider.decide(token, delivery, settled.get(token))
+                decision = self._decider.decide(
+                    token, delivery, settled.get(token), readings.get(token)
+                )
                 if decision is not None:
                     decisions.append(decision)
         except DeadlineNear:
             self._later_or_record(decisions)
             raise
         return decisions
+
+    def _readings(self, ref: HandOffRef | None) -> dict[str, Reading]:
+        """What the sweep that handed these tokens off read of them, from the audit table
+        (reaper.handoff); a token without one is read from Cloud Control."""
+        if ref is None:
+            return {}
+        try:
+            return self._state.ports.audit.handoff_readings(ref)
+        except StoreError as exc:
+            logger.warning("hand-off readings unread", extra={"error": exc.message})
+            return {}
 
     def _later_or_record(self, decisions: list[Decision]) -> None:
         """Decisions made before the deadline neared are recorded, never dropped."""

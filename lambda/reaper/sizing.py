@@ -83,19 +83,24 @@ def chunk_for(calls_per_second: float, workers: int, margin_seconds: float) -> i
 
 # Lambda's SQS batch (infra/constants.py SQS_BATCH_SIZE): what one invocation receives at once.
 SQS_BATCH_RECORDS: Final = 10
-# A handed-off token costs its receiver a status read and a cancel.
+# A handed-off token costs its receiver a cancel when the sweep's reading of it is kept
+# (reaper.handoff), else a status read and a cancel.
+HANDOFF_READ_CALLS_PER_TOKEN: Final = 1
 HANDOFF_CALLS_PER_TOKEN: Final = 2
 # Of an invocation's working time, the share a hand-off's receiver plans to use.
 HANDOFF_TIME_SHARE: Final = 0.8
+# Of a sweep's time left after listing, the share it plans to cancel in itself (a cancel a
+# call at its rate); what is beyond it is handed off at once.
+OWN_TIME_SHARE: Final = 0.9
 
 
-def handoff_batch(calls_per_second: float, invocation_seconds: float) -> int:
+def handoff_batch(calls_per_second: float, invocation_seconds: float, calls_per_token: int) -> int:
     """Tokens per hand-off message, so that a batch of them fits one receiving invocation
     (same function, same timeout, same rate): a message it cannot finish fails at its
     deadline and waits out the queue's visibility timeout (6 x the timeout) before anyone
     tries it again. At most HANDOFF_BATCH, at least 1."""
     working = invocation_seconds - deadline_margin(invocation_seconds)
-    tokens = calls_per_second * working * HANDOFF_TIME_SHARE / HANDOFF_CALLS_PER_TOKEN
+    tokens = calls_per_second * working * HANDOFF_TIME_SHARE / calls_per_token
     return max(1, min(HANDOFF_BATCH, int(tokens / SQS_BATCH_RECORDS)))
 
 

@@ -13,11 +13,13 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from reaper.cancelling import Cancelled, Canceller
 from reaper.errors import CloudControlError, QueueError, RequestNotFound, StoreError
 from reaper.following import Follower
 from reaper.gate import Gate
+from reaper.handoff import HandOffRef, Reading
 from reaper.ledger import Ledger, dump
 from reaper.models import (
     ACTIVE_STATUSES,
@@ -36,7 +38,13 @@ from reaper.policy import assess
 from reaper.ports import WorkMessage
 from reaper.reconciling import Reconciler
 from reaper.run_state import CLAIMED_ELSEWHERE, Chosen, RunState, failed, owner_of
-from reaper.sizing import chunk_for, handoff_batch
+from reaper.sizing import (
+    HANDOFF_CALLS_PER_TOKEN,
+    HANDOFF_READ_CALLS_PER_TOKEN,
+    OWN_TIME_SHARE,
+    chunk_for,
+    handoff_batch,
+)
 
 NOT_SENT = "CancelNotSent"
 
@@ -61,6 +69,8 @@ class _Plan:
     stopped_early: bool = False
     # Every token listed PENDING/IN_PROGRESS (reconciling leaves those to decide themselves).
     active: set[str] = field(default_factory=set)
+    # First sightings of the chosen requests handed off right after listing.
+    handed: dict[str, Sighting | None] = field(default_factory=dict)
 
 
 class Sweep:
@@ -84,22 +94,24 @@ class Sweep:
         self._delivery = Delivery(Source.SWEEP, run.request_id)
         rate = run.config.calls_per_second_per_invocation
         self._chunk = chunk_for(rate, workers, run.deadline.margin_seconds)
+        self._parts = 0  # hand-off items stored so far (their numbers go on)
 
     def run(self) -> SweepReport:
         started = time.monotonic()
         plan = _Plan()
         handoff: list[RequestStatus] = []
         opened: list[OpenRun] = []
+        decisions = plan.decisions
         with span("sweep"), ThreadPoolExecutor(self._workers, thread_name_prefix="cancel") as pool:
             steps: list[Callable[[], None]] = [
                 lambda: self._list(plan),
                 lambda: self._reconciler.reconcile(pool, plan.active),
+                lambda: decisions.extend(self._hand_off(self._beyond_own_time(plan), plan)),
                 lambda: handoff.extend(self._cancel(plan, pool, opened)),
             ]
             errors = [_run_step(step) for step in steps]
-        decisions = plan.decisions
-        plan.stopped_early |= bool(handoff)
-        errors.append(_run_step(lambda: decisions.extend(self._hand_off(handoff))))
+        plan.stopped_early |= bool(handoff) or self._run.report.handed_off > 0
+        errors.append(_run_step(lambda: decisions.extend(self._hand_off(handoff, plan))))
         recorded: list[Decision] = []
         settled = _run_step(lambda: recorded.extend(self._settle(decisions)))
         errors.append(settled)
@@ -232,26 +244,57 @@ class Sweep:
             raise errors[0]
         return later
 
-    def _hand_off(self, requests: list[RequestStatus]) -> list[Decision]:
-        """Chosen requests the deadline left no time for go to the work queue; if it refuses
-        them, they fail here (and are dead-lettered with their token)."""
+    def _beyond_own_time(self, plan: _Plan) -> list[RequestStatus]:
+        """Right after listing, the chosen requests this invocation's own time cannot hold
+        (a cancel each at its share of the rate, OWN_TIME_SHARE of the time left) leave
+        ``plan.to_cancel`` to be handed off at once: their receivers cancel beside this
+        sweep from the start, not after it. The rest is the sweep's."""
+        run = self._run
+        rate = run.config.calls_per_second_per_invocation
+        own = max(1, int(rate * run.deadline.seconds_left() * OWN_TIME_SHARE))
+        beyond = plan.to_cancel[own:]
+        if beyond:
+            del plan.to_cancel[own:]
+            plan.handed = {request.token: sighting for request, sighting, _ in beyond}
+        return [request for request, _, _ in beyond]
+
+    def _hand_off(self, requests: list[RequestStatus], plan: _Plan) -> list[Decision]:
+        """Chosen requests beyond this invocation's time go to the work queue, in messages
+        sized to one receiving invocation, with what this sweep read of them kept in the
+        audit table for their receivers (reaper.handoff; if the table refuses it, each
+        receiver reads its requests, and the messages are sized for that). If the queue
+        refuses them, they fail here (and are dead-lettered with their token)."""
         if not requests:
             return []
-        tokens = [r.token for r in requests]
-        size = handoff_batch(
-            self._run.config.calls_per_second_per_invocation, self._run.deadline.initial_seconds
-        )
+        run = self._run
+        rate, seconds = run.config.calls_per_second_per_invocation, run.deadline.initial_seconds
+        now = run.ports.clock.now()
+        sightings = {request.token: sighting for request, sighting, _ in plan.to_cancel}
+        sightings.update(plan.handed)
+        size = handoff_batch(rate, seconds, HANDOFF_READ_CALLS_PER_TOKEN)
+        parts = [requests[i : i + size] for i in range(0, len(requests), size)]
+        refs: list[HandOffRef | None]
+        try:
+            readings = [[_reading(r, sightings.get(r.token), now) for r in p] for p in parts]
+            owner = owner_of(self._delivery.source, self._delivery.delivery_id)
+            refs = list(run.ports.audit.store_handoff(owner, readings, now, self._parts))
+            self._parts += len(refs)
+        except StoreError as exc:
+            logger.warning("hand-off readings not stored", extra={"error": exc.message})
+            size = handoff_batch(rate, seconds, HANDOFF_CALLS_PER_TOKEN)
+            parts = [requests[i : i + size] for i in range(0, len(requests), size)]
+            refs = [None] * len(parts)
         messages = [
-            WorkMessage(tuple(tokens[i : i + size]), Source.SWEEP, Mode.CANCEL)
-            for i in range(0, len(tokens), size)
+            WorkMessage(tuple(r.token for r in part), Source.SWEEP, Mode.CANCEL, handoff=ref)
+            for part, ref in zip(parts, refs, strict=True)
         ]
         try:
-            self._run.ports.work_queue.send(messages)
+            run.ports.work_queue.send(messages)
         except QueueError as exc:
-            logger.error("hand-off failed", extra={"error": exc.message, "tokens": len(tokens)})
-            return [failed(self._run.base(t, self._delivery), exc) for t in tokens]
-        self._run.add("handed_off", len(tokens))
-        logger.info("handed off to the work queue", extra={"tokens": len(tokens)})
+            logger.error("hand-off failed", extra={"error": exc.message, "tokens": len(requests)})
+            return [failed(run.base(r.token, self._delivery), exc) for r in requests]
+        run.add("handed_off", len(requests))
+        logger.info("handed off to the work queue", extra={"tokens": len(requests)})
         return []
 
     def _settle(self, decisions: list[Decision]) -> list[Decision]:
@@ -281,6 +324,10 @@ class Sweep:
                 self._run.ports.audit.close_run(mark)
             except StoreError as exc:  # the next sweep finds nothing left and closes it
                 logger.warning("open run not closed", extra={"error": exc.message})
+
+
+def _reading(request: RequestStatus, sighting: Sighting | None, now: datetime) -> Reading:
+    return Reading(request, sighting.at if sighting is not None else now)
 
 
 def _run_step(step: Callable[[], None]) -> Exception | None:

@@ -15,11 +15,14 @@ from reaper.adapters import audit_io as audit_table_module
 from reaper.adapters.audit_io import UNPROCESSED_ATTEMPTS
 from reaper.adapters.audit_table import AuditTable
 from reaper.errors import StoreError
+from reaper.handoff import HandOffRef, Reading
 from reaper.models import (
     FOLLOW_NOT_SENT,
+    FOLLOWED_BY_NEXT_SWEEP,
     Decision,
     OpenRun,
     Outcome,
+    RequestStatus,
     Sighting,
     Source,
     Status,
@@ -362,3 +365,32 @@ def test_a_cancel_whose_follow_up_was_not_sent_waits_in_its_own_index_partition(
     assert table.unfollowed(NOW + timedelta(seconds=1), 10) == [waiting]
     table.record([decision("t1")])  # followed: back in its day
     assert table.unfollowed(NOW + timedelta(seconds=1), 10) == []
+
+
+def test_a_hand_off_keeps_what_the_sweep_read_one_item_a_message(table: AuditTable) -> None:
+    requests = [
+        RequestStatus(f"h{n}", "AWS::S3::Bucket", f"b{n}", "CREATE", Status.IN_PROGRESS, NOW)
+        for n in range(120)
+    ]
+    parts = [
+        [Reading(r, NOW - timedelta(hours=9)) for r in requests[i : i + 40]]
+        for i in range(0, 120, 40)
+    ]
+    refs = table.store_handoff("sweep#run-1", parts, NOW, first=2)
+    assert [r.part for r in refs] == [2, 3, 4]
+    assert table.handoff_readings(refs[1]) == {r.request.token: r for r in parts[1]}
+    assert table.handoff_readings(HandOffRef("sweep#run-1", 9)) == {}
+
+
+def test_a_handed_off_cancel_waits_for_the_next_sweep_in_the_unfollowed_partition(
+    table: AuditTable,
+) -> None:
+    left = decision(
+        "hand1",
+        outcome=Outcome.CANCELLED,
+        status_after=Status.CANCEL_IN_PROGRESS,
+        source=Source.SWEEP,
+        error_code=FOLLOWED_BY_NEXT_SWEEP,
+    )
+    table.record([left])
+    assert [d.token for d in table.unfollowed(NOW + timedelta(seconds=1), 10)] == ["hand1"]

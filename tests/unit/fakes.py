@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 from reaper.config import ReaperConfig
 from reaper.errors import CloudControlError, QueueError, RequestNotFound, StoreError
+from reaper.handoff import HandOffRef, Reading
 from reaper.inputs import FollowUp
 from reaper.models import (
     CANCEL_MAY_HAVE_LANDED,
-    FOLLOW_NOT_SENT,
+    LEFT_UNFOLLOWED,
     Decision,
     KillSwitch,
     OpenRun,
@@ -144,6 +145,9 @@ class FakeAudit:
         self.switch = KillSwitch(engaged=False)
         self.plans: dict[str, Plan] = {}
         self.fail_record: StoreError | None = None
+        # A sweep's hand-off items (reaper.handoff), by reference.
+        self.handoffs: dict[HandOffRef, list[Reading]] = {}
+        self.fail_handoff: StoreError | None = None
 
     def first_seen(self, tokens: Sequence[str]) -> dict[str, Sighting]:
         return {t: self.seen[t] for t in tokens if t in self.seen}
@@ -189,6 +193,20 @@ class FakeAudit:
                     held[token] = Taken(before, before_ahead)
         return held
 
+    def store_handoff(
+        self, run: str, parts: Sequence[list[Reading]], now: datetime, first: int = 0
+    ) -> list[HandOffRef]:
+        if self.fail_handoff is not None:
+            raise self.fail_handoff
+        refs = [HandOffRef(run, first + n) for n in range(len(parts))]
+        self.handoffs.update(zip(refs, parts, strict=True))
+        return refs
+
+    def handoff_readings(self, ref: HandOffRef) -> dict[str, Reading]:
+        if self.fail_handoff is not None:
+            raise self.fail_handoff
+        return {r.request.token: r for r in self.handoffs.get(ref, [])}
+
     def open_run(self, run: OpenRun, tokens: Sequence[str]) -> OpenRun:
         if self.fail_runs is not None:
             raise self.fail_runs
@@ -222,7 +240,7 @@ class FakeAudit:
             d
             for d in self.decisions.values()
             if d.outcome is Outcome.CANCELLED
-            and d.error_code == FOLLOW_NOT_SENT
+            and d.error_code in LEFT_UNFOLLOWED
             and d.decided_at < before
         ]
         return sorted(waiting, key=lambda d: d.decided_at)[:limit]

@@ -11,7 +11,7 @@ from typing import Any
 from reaper import contracts
 from reaper.models import (
     CANCEL_MAY_HAVE_LANDED,
-    FOLLOW_NOT_SENT,
+    LEFT_UNFOLLOWED,
     Decision,
     OpenRun,
     Outcome,
@@ -51,7 +51,7 @@ def decision_item(decision: Decision, retention: timedelta) -> Item:
     # sent, in another (the next sweep follows it); the rest by day.
     day = f"DAY#{at.date().isoformat()}"
     waiting = decision.outcome is Outcome.FAILED and decision.error_code in CANCEL_MAY_HAVE_LANDED
-    unfollowed = decision.outcome is Outcome.CANCELLED and decision.error_code == FOLLOW_NOT_SENT
+    unfollowed = decision.outcome is Outcome.CANCELLED and decision.error_code in LEFT_UNFOLLOWED
     partition = (
         contracts.GSI_INTERRUPTED_PARTITION
         if waiting

@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from reaper import contracts
 from reaper.adapters._errors import code_and_message
+from reaper.adapters.audit_handoff import HandOffParts
 from reaper.adapters.audit_io import BATCH_GET_MAX, store_error
 from reaper.adapters.audit_items import (
     CLAIM_SK,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-class AuditTable(RunMarks):
+class AuditTable(RunMarks, HandOffParts):
     """Implements the AuditStore port, and the queries the CLI reads the audit with."""
 
     def __init__(self, client: DynamoDBClient, table_name: str, retention_days: int = 90) -> None:

@@ -29,6 +29,8 @@ def work_message_body(message: WorkMessage) -> str:
     }
     if message.reason:
         body["reason"] = message.reason
+    if message.handoff is not None:
+        body["handoff"] = {"run": message.handoff.run, "part": message.handoff.part}
     return json.dumps(body)
 
 
