@@ -3,6 +3,12 @@
 Each sample is a fresh interpreter that times its own import with perf_counter (the process
 wall is kept too). Handler and boto3 samples alternate, so both see the same machine state.
 The function's environment is set as the CDK stack sets it; no network is touched.
+
+The handler is imported as Lambda imports it: from a directory built by the function that
+builds the deployed code (infra/bytecode.py: the sources and their bytecode), first on
+PYTHONPATH. For comparison, the same sources without bytecode (what the asset shipped before),
+never written to (PYTHONDONTWRITEBYTECODE, as Lambda's read-only code directory): each of
+those imports compiles every reaper module.
 """
 
 from __future__ import annotations
@@ -11,10 +17,13 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.stack import function_env
+from infra.bytecode import SOURCE_DIR, build_code, source_files
 
 CHILD_TIMEOUT_SECONDS = 60
 TIMED_IMPORT = "import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
@@ -22,6 +31,8 @@ HANDLER = "import reaper.handler"
 BOTO3 = "import boto3"
 # What the first invocation adds in Lambda's INIT or first call: settings and the clients.
 FIRST_CALL = "import reaper.handler; reaper.handler.container()"
+# Which file the child imported: the timing is of the intended directory or of nothing.
+WHERE = "import reaper.handler as h; print(h.__file__)"
 
 
 @dataclass(frozen=True)
@@ -45,10 +56,18 @@ class ColdStartResult:
     boto3: Samples
     handler_and_clients: Samples
     top_imports: list[tuple[str, float, float]] = field(default_factory=list)  # name, cum, self
+    # The same sources without bytecode: the asset before it shipped any.
+    handler_sources_only: Samples | None = None
 
     @property
     def ratio(self) -> float:
         return self.handler.median / self.boto3.median
+
+    @property
+    def sources_only_ratio(self) -> float | None:
+        if self.handler_sources_only is None:
+            return None
+        return self.handler_sources_only.median / self.boto3.median
 
 
 def _env() -> dict[str, str]:
@@ -60,6 +79,33 @@ def _env() -> dict[str, str]:
         "http://127.0.0.1:9/dlq",
         config,
     )
+
+
+def _on_path(env: dict[str, str], directory: Path) -> dict[str, str]:
+    """``env`` with ``directory`` first on sys.path (before the editable install's finder,
+    which maps ``reaper`` to lambda/ only when no path entry has it)."""
+    return {**env, "PYTHONPATH": str(directory)}
+
+
+def _check_imports_from(directory: Path, env: dict[str, str]) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", WHERE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_SECONDS,
+        check=True,
+    )
+    imported = Path(completed.stdout.strip().splitlines()[-1])
+    if directory.resolve() not in imported.resolve().parents:
+        raise RuntimeError(f"the child imported {imported}, not the code in {directory}")
+
+
+def _copy_sources(into: Path) -> Path:
+    for relative, path in source_files(SOURCE_DIR):
+        (into / relative).parent.mkdir(parents=True, exist_ok=True)
+        (into / relative).write_bytes(path.read_bytes())
+    return into
 
 
 def _sample(statement: str, env: dict[str, str]) -> tuple[float, float]:
@@ -97,22 +143,37 @@ def import_profile(env: dict[str, str], top: int = 15) -> list[tuple[str, float,
 
 
 def run_cold_start(runs: int) -> ColdStartResult:
-    env = _env()
-    samples: dict[str, list[tuple[float, float]]] = {HANDLER: [], BOTO3: [], FIRST_CALL: []}
-    for _ in range(runs):
-        for statement, taken in samples.items():
-            taken.append(_sample(statement, env))
+    with tempfile.TemporaryDirectory(prefix="cc-reaper-cold-") as scratch:
+        shipped = build_code(SOURCE_DIR, Path(scratch) / "code")
+        sources_only = _copy_sources(Path(scratch) / "sources")
+        env = _on_path(_env(), shipped)
+        sources_env = _on_path(_env(), sources_only)
+        _check_imports_from(shipped, env)
+        _check_imports_from(sources_only, sources_env)
+        # label -> (statement, environment); one round takes one sample of each, in turn.
+        plan = {
+            "handler": (HANDLER, env),
+            "boto3": (BOTO3, env),
+            "first_call": (FIRST_CALL, env),
+            "sources_only": (HANDLER, sources_env),
+        }
+        samples: dict[str, list[tuple[float, float]]] = {label: [] for label in plan}
+        for _ in range(runs):
+            for label, (statement, statement_env) in plan.items():
+                samples[label].append(_sample(statement, statement_env))
+        top = import_profile(env)
 
-    def of(statement: str) -> Samples:
-        pairs = samples[statement]
+    def of(label: str) -> Samples:
+        pairs = samples[label]
         return Samples([p[0] for p in pairs], [p[1] for p in pairs])
 
     return ColdStartResult(
         runs=runs,
-        handler=of(HANDLER),
-        boto3=of(BOTO3),
-        handler_and_clients=of(FIRST_CALL),
-        top_imports=import_profile(env),
+        handler=of("handler"),
+        boto3=of("boto3"),
+        handler_and_clients=of("first_call"),
+        top_imports=top,
+        handler_sources_only=of("sources_only"),
     )
 
 
@@ -124,6 +185,10 @@ if __name__ == "__main__":
                 "handler": result.handler.median,
                 "boto3": result.boto3.median,
                 "ratio": result.ratio,
+                "handler_sources_only": (
+                    result.handler_sources_only.median if result.handler_sources_only else None
+                ),
+                "ratio_sources_only": result.sources_only_ratio,
                 "top": result.top_imports,
             },
             indent=1,

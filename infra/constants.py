@@ -19,7 +19,11 @@ METRICS_NAMESPACE: Final = contracts.METRICS_NAMESPACE
 # The function.
 LAMBDA_ASSET_DIR: Final = "lambda"
 LAMBDA_HANDLER: Final = "reaper.handler.lambda_handler"
+# What the function's code leaves out of lambda/: caches of whichever Python ran there. The
+# code ships bytecode all the same, compiled for the runtime at synth (infra/bytecode.py).
 LAMBDA_ASSET_EXCLUDES: Final = ("**/__pycache__", "**/*.pyc", "**/.mypy_cache", "**/.pytest_cache")
+# The built code's directories in the cloud assembly (cdk.out), one per fingerprint.
+LAMBDA_CODE_STAGING_DIR: Final = ".reaper-code"
 LOG_LEVEL: Final = "INFO"
 FUNCTION_MEMORY_MB: Final = 512
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Stage, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -18,11 +18,10 @@ from reaper import contracts
 from reaper.config import ReaperConfig
 
 from infra import constants as c
+from infra.bytecode import staged_code
 from infra.config import MIN_MAX_CONCURRENCY
 from infra.enterprise import Network, acknowledge_key_grants, grant_vpc_access
 from infra.queues import ReaperQueues
-
-ASSET_DIR = Path(__file__).resolve().parent.parent / c.LAMBDA_ASSET_DIR
 
 RETENTION_BY_DAYS: dict[int, logs.RetentionDays] = {
     1: logs.RetentionDays.ONE_DAY,
@@ -48,6 +47,16 @@ RETENTION_BY_DAYS: dict[int, logs.RetentionDays] = {
     3288: logs.RetentionDays.NINE_YEARS,
     3653: logs.RetentionDays.TEN_YEARS,
 }
+
+
+def function_code(scope: Construct) -> lambda_.Code:
+    """lambda/ with its bytecode for the runtime (infra/bytecode.py), built once per synth in
+    the cloud assembly's directory: every function of the app ships the same asset."""
+    stage = Stage.of(scope)
+    if stage is None:
+        raise ValueError(f"{scope.node.path} is in no app: the code is built in its cdk.out")
+    built = staged_code(Path(stage.outdir) / c.LAMBDA_CODE_STAGING_DIR)
+    return lambda_.Code.from_asset(str(built))
 
 
 def sqs_max_concurrency(max_concurrency: int) -> int:
@@ -112,7 +121,7 @@ class ReaperFunction(Construct):
             runtime=lambda_.Runtime(c.LAMBDA_RUNTIME, lambda_.RuntimeFamily.PYTHON),
             architecture=lambda_.Architecture.custom(c.LAMBDA_ARCHITECTURE),
             handler=c.LAMBDA_HANDLER,
-            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=list(c.LAMBDA_ASSET_EXCLUDES)),
+            code=function_code(self),
             layers=[
                 lambda_.LayerVersion.from_layer_version_arn(
                     self, "PowertoolsLayer", powertools_layer_arn

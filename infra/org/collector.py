@@ -20,8 +20,7 @@ from constructs import Construct
 from reaper import contracts
 
 from infra import constants as c
-from infra.function import RETENTION_BY_DAYS
-from infra.org.code import ASSET_DIR
+from infra.function import RETENTION_BY_DAYS, function_code
 
 COLLECTOR_HANDLER = "reaper.org.collector.handler"
 COLLECTOR_TIMEOUT_SECONDS = 60
@@ -111,7 +110,7 @@ class OrgCollector(Construct):
             runtime=lambda_.Runtime(c.LAMBDA_RUNTIME, lambda_.RuntimeFamily.PYTHON),
             architecture=lambda_.Architecture.custom(c.LAMBDA_ARCHITECTURE),
             handler=COLLECTOR_HANDLER,
-            code=lambda_.Code.from_asset(str(ASSET_DIR), exclude=list(c.LAMBDA_ASSET_EXCLUDES)),
+            code=function_code(self),
             layers=[lambda_.LayerVersion.from_layer_version_arn(self, "Powertools", layer_arn)],
             role=self.role,
             log_group=log_group,

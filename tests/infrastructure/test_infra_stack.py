@@ -181,7 +181,8 @@ def test_function_code_is_the_lambda_folder_from_the_bootstrap_bucket(
     assert code["S3Bucket"] == {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
     asset_dir = synthesized.outdir / f"asset.{code['S3Key'].removesuffix('.zip')}"
     assert (asset_dir / "reaper" / "config.py").is_file()
-    assert not list(asset_dir.rglob("__pycache__"))
+    # With the runtime's bytecode next to it (infra/bytecode.py; tests/packaging/test_bytecode.py)
+    assert (asset_dir / "reaper" / "__pycache__" / "config.cpython-313.pyc").is_file()
 
 
 def test_function_environment_is_exactly_the_design_contract(synthesized: Synthesized) -> None:
