@@ -91,14 +91,18 @@ class Follower:
         return found
 
     def _listed(self, status: Status, wanted: set[str]) -> dict[str, Status]:
-        # A listed request counts only if its status says so (an implementation that ignored
-        # the filter must not make a request look complete).
-        return {
-            r.token: r.status
-            for page in self._cc.list_requests((status,))
-            for r in page
-            if r.token in wanted and r.status is status
-        }
+        """The wanted requests a listing of ``status`` shows; paging stops once every one is
+        found (correct in any listing order: nothing else is looked for). A listed request
+        counts only if its status says so (an implementation that ignored the filter must not
+        make a request look complete)."""
+        found: dict[str, Status] = {}
+        for page in self._cc.list_requests((status,)):
+            found.update(
+                (r.token, r.status) for r in page if r.token in wanted and r.status is status
+            )
+            if len(found) == len(wanted):
+                break
+        return found
 
     def _gets(self, tokens: Iterable[str]) -> dict[str, Status]:
         found: dict[str, Status] = {}

@@ -383,3 +383,15 @@ def test_when_listing_fails_midway_the_cancels_already_made_are_recorded():
         world.run().sweep()
     assert world.cc.calls["cancel"] == 10
     assert len([t for t in old if world.audit.of(t)]) == 10
+
+
+def test_the_follow_stops_paging_the_completed_listing_once_every_cancel_is_found():
+    world = World(max_cancellations_per_run=1000)
+    world.cc.page_size = 10
+    tokens = [world.cc.add(age=timedelta(hours=8)) for _ in range(20)]
+    for _ in range(200):  # finished long ago, listed after the sweep's cancels
+        world.cc.add(status=Status.CANCEL_COMPLETE, age=timedelta(days=2))
+    world.run("sweep-1").sweep()
+    assert all(d.outcome is Outcome.CANCEL_COMPLETE for t in tokens for d in world.audit.of(t))
+    # 2 pages of active requests, a CANCEL_IN_PROGRESS pass (1 page), 2 of the 22 completed
+    assert world.cc.calls["list"] == 5
