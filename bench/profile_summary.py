@@ -6,6 +6,11 @@ samples under each reaper function (inclusive: the deepest reaper frame of each 
 every reaper frame on it), the leaf functions (self time) and a coarse split by library.
 
     python -m bench.profile_summary bench/results/sweep-<stamp>.pyspy.txt [--top 25]
+    python -m bench.profile_summary RAW --under AuditTable.claim_ahead   # what one call costs
+
+``--under FUNC`` splits the samples of the stacks through ``FUNC`` (its deepest frame) by every
+function beneath it (inclusive): e.g. the claim's PutItem against the cancel's
+(``CloudControlAdapter._progress``), stage by stage (serializing, signing, sending, parsing).
 """
 
 from __future__ import annotations
@@ -94,12 +99,31 @@ def summarize(stacks: list[tuple[list[tuple[str, str]], int]], top: int) -> str:
     return "\n".join(lines)
 
 
+def under(stacks: list[tuple[list[tuple[str, str]], int]], func: str, top: int) -> str:
+    """The samples of the stacks through ``func``, split by each function beneath it."""
+    below: Counter[str] = Counter()
+    total = 0
+    for frames, count in stacks:
+        at = [i for i, (name, _file) in enumerate(frames) if name == func]
+        if not at:
+            continue
+        total += count
+        for name in dict.fromkeys(f"{f} ({file})" for f, file in frames[at[-1] + 1 :]):
+            below[name] += count
+    everything = sum(count for _, count in stacks) or 1
+    rows = [f"under {func}: {total} samples ({total / everything:.1%} of all), inclusive"]
+    rows += [f"  {c / (total or 1):6.1%}  {name}" for name, c in below.most_common(top)]
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("raw", type=Path, help="py-spy --format raw output")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--under", metavar="FUNC", help="split the samples under one function")
     args = parser.parse_args(argv)
-    print(summarize(parse(args.raw), args.top))
+    stacks = parse(args.raw)
+    print(under(stacks, args.under, args.top) if args.under else summarize(stacks, args.top))
     return 0
 
 

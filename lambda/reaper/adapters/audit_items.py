@@ -157,45 +157,52 @@ def ahead_from_claim(item: Item) -> Decision | None:
 
 
 def decision_attributes(decision: Decision, expires_at: int) -> Item:
-    at = decision.decided_at.astimezone(UTC)
-    values: dict[str, str | int | bool | None] = {
-        "kind": "decision",
-        "token": decision.token,
-        "source": decision.source.value,
-        "delivery_id": decision.delivery_id,
-        "outcome": decision.outcome.value,
-        "decided_at": iso(at),
-        "request_id": decision.request_id,
-        "dry_run": decision.dry_run,
-        "status_seen": decision.status_seen.value if decision.status_seen else None,
-        "status_after": decision.status_after.value if decision.status_after else None,
-        "type_name": decision.type_name,
-        "identifier": decision.identifier,
-        "operation": decision.operation,
-        "event_time": iso(decision.event_time) if decision.event_time else None,
-        "first_seen": iso(decision.first_seen) if decision.first_seen else None,
-        "age_seconds": decision.age_seconds,
-        "threshold_minutes": decision.threshold_minutes,
-        "error_code": decision.error_code,
-        "error_message": decision.error_message,
-        "reason": decision.reason,
-        "why": decision.why,
-        "started_by": decision.started_by,
-        "user_agent": decision.user_agent,
-        "hooks_token": decision.hooks_token,
-        "hook_status": decision.hook_status,
-        "blocked_call": decision.blocked_call,
-        "leftover": decision.leftover,
-        TTL: expires_at,
+    """A decision's attributes (its keys apart): None values are left out. Built directly,
+    every type known from the field (a sweep builds two of these per cancelled request)."""
+    item: Item = {
+        "kind": {"S": "decision"},
+        "token": {"S": decision.token},
+        "source": {"S": decision.source.value},
+        "delivery_id": {"S": decision.delivery_id},
+        "outcome": {"S": decision.outcome.value},
+        "decided_at": {"S": iso(decision.decided_at)},
+        "request_id": {"S": decision.request_id},
+        "dry_run": {"BOOL": decision.dry_run},
     }
-    item: Item = {}
-    for name, value in values.items():
-        if isinstance(value, bool):
-            item[name] = {"BOOL": value}
-        elif isinstance(value, int):
-            item[name] = {"N": str(value)}
-        elif value is not None:
-            item[name] = {"S": value}
+    if decision.status_seen is not None:
+        item["status_seen"] = {"S": decision.status_seen.value}
+    if decision.status_after is not None:
+        item["status_after"] = {"S": decision.status_after.value}
+    for name, text in (
+        ("type_name", decision.type_name),
+        ("identifier", decision.identifier),
+        ("operation", decision.operation),
+    ):
+        if text is not None:
+            item[name] = {"S": text}
+    if decision.event_time is not None:
+        item["event_time"] = {"S": iso(decision.event_time)}
+    if decision.first_seen is not None:
+        item["first_seen"] = {"S": iso(decision.first_seen)}
+    if decision.age_seconds is not None:
+        item["age_seconds"] = {"N": str(decision.age_seconds)}
+    if decision.threshold_minutes is not None:
+        item["threshold_minutes"] = {"N": str(decision.threshold_minutes)}
+    for name, text in (
+        ("error_code", decision.error_code),
+        ("error_message", decision.error_message),
+        ("reason", decision.reason),
+        ("why", decision.why),
+        ("started_by", decision.started_by),
+        ("user_agent", decision.user_agent),
+        ("hooks_token", decision.hooks_token),
+        ("hook_status", decision.hook_status),
+        ("blocked_call", decision.blocked_call),
+        ("leftover", decision.leftover),
+    ):
+        if text is not None:
+            item[name] = {"S": text}
+    item[TTL] = {"N": str(expires_at)}
     return item
 
 
@@ -265,8 +272,9 @@ def key(pk: str, sk: str) -> Item:
 
 
 def iso(at: datetime) -> str:
-    """UTC, fixed width to the microsecond, so strings sort in time order."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC, fixed width to the microsecond, so strings sort in time order:
+    "2026-12-02T14:50:08.123456Z" (isoformat is C, a third cheaper than strftime's "%f")."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_time(text: str) -> datetime:
