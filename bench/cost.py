@@ -75,21 +75,34 @@ def _total(parts: dict[str, float]) -> dict[str, float]:
 
 
 def per_million(
-    seconds: float, write_units: float, read_units: float, sqs: bool
+    seconds: float,
+    write_units: float,
+    read_units: float,
+    sqs: bool,
+    sqs_requests: float | None = None,
+    invocations: float | None = None,
+    log_lines: float = 1.0,
 ) -> dict[str, float]:
-    """Dollars for a million tokens, given what one token cost in each unit."""
+    """Dollars for a million tokens, given what one token cost in each unit. Via SQS,
+    ``sqs_requests`` and ``invocations`` per token as measured (follow-ups included); when
+    not given: a send per token (the producer's), a receive and a delete per batch of 10,
+    an invocation per batch. ``log_lines``: "decided" lines per token (via SQS a cancel's
+    follow-up logs the final state again)."""
     million = 1e6
+    if sqs_requests is None:
+        sqs_requests = 2 / SQS_BATCH + 1 if sqs else 0.0
+    if invocations is None:
+        invocations = 1 / SQS_BATCH if sqs else 0.0
     parts = {
         "lambda_duration": seconds
         * FUNCTION_MEMORY_GB
         * PRICES["lambda_arm64_gb_second"]
         * million,
-        "lambda_requests": (million / SQS_BATCH if sqs else 0) * PRICES["lambda_request"],
+        "lambda_requests": invocations * million * PRICES["lambda_request"],
         "dynamodb_writes": write_units * million * PRICES["dynamodb_write_request_unit"],
         "dynamodb_reads": read_units * million * PRICES["dynamodb_read_request_unit"],
-        # receive + delete, a call per batch each; sending is the producer's (one per token)
-        "sqs": (2 / SQS_BATCH + 1) * million * PRICES["sqs_request"] if sqs else 0.0,
-        "logs": LOG_BYTES_PER_DECISION * million / 1e9 * PRICES["logs_ingested_gb"],
+        "sqs": sqs_requests * million * PRICES["sqs_request"],
+        "logs": log_lines * LOG_BYTES_PER_DECISION * million / 1e9 * PRICES["logs_ingested_gb"],
     }
     return _total(parts)
 
@@ -103,6 +116,9 @@ def cost_model(
     sweep_read_units: float,
     idle_sweep_seconds: float,
     idle_read_units: float = 0.0,
+    sqs_requests: float | None = None,
+    sqs_invocations: float | None = None,
+    sqs_log_lines: float = 1.0,
 ) -> CostModel:
     sweeps = {
         "lambda_duration": SWEEPS_PER_MONTH
@@ -131,7 +147,13 @@ def cost_model(
         sqs_write_units_per_token=sqs_write_units,
         sqs_read_units_per_token=sqs_read_units,
         per_million_tokens_sqs=per_million(
-            sqs_seconds_per_token, sqs_write_units, sqs_read_units, sqs=True
+            sqs_seconds_per_token,
+            sqs_write_units,
+            sqs_read_units,
+            sqs=True,
+            sqs_requests=sqs_requests,
+            invocations=sqs_invocations,
+            log_lines=sqs_log_lines,
         ),
         sweep_seconds_per_token=sweep_seconds_per_token,
         sweep_write_units_per_token=sweep_write_units,

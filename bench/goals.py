@@ -85,6 +85,20 @@ def _cpu_rows(report: dict[str, Any]) -> list[Row]:
                 ratio <= CPU_RATIO,
             )
         )
+    waited = _get(report, "floor_at_latency", "cpu_ms_per_call")
+    if "sweep" in per and waited:
+        latency = _get(report, "floor_at_latency", "latency_ms")
+        rows.append(
+            Row(
+                f"1. (context) the same, {report['sweep']['stale']:,} stale, against the "
+                "floor at the sweep's latency",
+                f"{per['sweep'] / waited:.2f}x",
+                f"bare boto3 cancel at {latency:g} ms latency: {waited:.2f} ms",
+                "-",
+                "-",
+                None,
+            )
+        )
     if len(per) == 2:
         flat = per["sweep"] / per["sweep_small"]
         rows.append(

@@ -212,6 +212,13 @@ def print_sqs(results: list[SqsResult]) -> None:
             f"failures {r.item_failures}, decisions {r.audit_decisions}, "
             f"peak RSS {r.peak_rss_mb:.0f} MB"
         )
+        if r.follow_up_batches:
+            print(
+                f"      then {r.follow_up_records} follow-up(s) in {r.follow_up_batches} "
+                f"invocation(s), {r.follow_up_seconds:.1f} s; per token in all "
+                f"{r.write_units / r.records:.1f} WRU, {r.sqs_requests / r.records:.2f} SQS "
+                f"requests, {r.invocations / r.records:.2f} invocations"
+            )
 
 
 def print_idle(idle: IdleSweep) -> None:
