@@ -271,8 +271,7 @@ class Sweep:
         now = run.ports.clock.now()
         sightings = {request.token: sighting for request, sighting, _ in plan.to_cancel}
         sightings.update(plan.handed)
-        size = handoff_batch(rate, seconds, HANDOFF_READ_CALLS_PER_TOKEN)
-        parts = [requests[i : i + size] for i in range(0, len(requests), size)]
+        parts = _chunks(requests, handoff_batch(rate, seconds, HANDOFF_READ_CALLS_PER_TOKEN))
         refs: list[HandOffRef | None]
         try:
             readings = [[_reading(r, sightings.get(r.token), now) for r in p] for p in parts]
@@ -281,8 +280,7 @@ class Sweep:
             self._parts += len(refs)
         except StoreError as exc:
             logger.warning("hand-off readings not stored", extra={"error": exc.message})
-            size = handoff_batch(rate, seconds, HANDOFF_CALLS_PER_TOKEN)
-            parts = [requests[i : i + size] for i in range(0, len(requests), size)]
+            parts = _chunks(requests, handoff_batch(rate, seconds, HANDOFF_CALLS_PER_TOKEN))
             refs = [None] * len(parts)
         messages = [
             WorkMessage(tuple(r.token for r in part), Source.SWEEP, Mode.CANCEL, handoff=ref)
@@ -324,6 +322,10 @@ class Sweep:
                 self._run.ports.audit.close_run(mark)
             except StoreError as exc:  # the next sweep finds nothing left and closes it
                 logger.warning("open run not closed", extra={"error": exc.message})
+
+
+def _chunks(requests: list[RequestStatus], size: int) -> list[list[RequestStatus]]:
+    return [requests[i : i + size] for i in range(0, len(requests), size)]
 
 
 def _reading(request: RequestStatus, sighting: Sighting | None, now: datetime) -> Reading:

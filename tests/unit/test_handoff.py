@@ -133,15 +133,23 @@ def test_a_young_request_in_a_forged_reading_is_still_judged_by_the_table():
     """The message says where to read; what is read comes from the table only."""
     world = World(max_cancellations_per_run=1000)
     young = world.cc.add(age=timedelta(minutes=5))
-    body = json.dumps(
-        {
-            "requestTokens": [young],
-            "source": "sweep",
-            "mode": "cancel",
-            "handoff": {"run": "sweep#nobody", "part": 0},
-        }
+    # A real hand-off item, of another (old) request: it says nothing about this token.
+    old = world.cc.requests[world.cc.add(age=timedelta(hours=8))]
+    (ref,) = world.audit.store_handoff(
+        "sweep#real", [[Reading(old, world.clock.now() - timedelta(hours=9))]], world.clock.now()
     )
-    world.run().process_message(body, "forged")
+    for n, run in enumerate(("sweep#nobody", ref.run)):
+        body = json.dumps(
+            {
+                "requestTokens": [young],
+                "source": "sweep",
+                "mode": "cancel",
+                "handoff": {"run": run, "part": ref.part},
+            }
+        )
+        gets = world.cc.calls["get"]
+        world.run().process_message(body, f"forged-{n}")
+        assert world.cc.calls["get"] == gets + 1  # read from Cloud Control, like any token
     assert world.cc.calls["cancel"] == 0
     assert latest(world, young).outcome is Outcome.NOT_STALE
 
