@@ -30,15 +30,16 @@ PRICES: dict[str, float] = {
 }
 FUNCTION_MEMORY_GB = 512 / 1024  # infra/constants.py FUNCTION_MEMORY_MB
 SWEEPS_PER_MONTH = 30 * 24 * 4  # every 15 minutes
-LOG_BYTES_PER_DECISION = 700  # one JSON "decided" line, measured from the function's output
+# One JSON "decided" line, when a run's own lines are not given (the bench measures them).
+LOG_BYTES_PER_DECISION = 500
 SQS_BATCH = 10
 # What the stack deploys whatever the traffic (infra/monitoring.py): 6 alarms; metrics that
 # an idle sweep emits each run (SweepDuration), so they exist all month.
 ALARMS = 6
 IDLE_METRICS = 1
-# An idle sweep's log lines (start, "sweep finished", the metrics line): ~1.5 KB, measured
-# from the function's output.
-IDLE_LOG_BYTES = 1500
+# An idle sweep's log lines (start, "sweep finished", the metrics line), when the idle run's
+# own are not given (the bench measures them).
+IDLE_LOG_BYTES = 1300
 # The work queue's event source mapping on an empty queue. AWS Lambda Developer Guide,
 # "Configuring scaling behavior for SQS event source mappings": Lambda long-polls a standard
 # queue until it becomes active; at low traffic it scales back to five concurrent batches,
@@ -81,13 +82,13 @@ def per_million(
     sqs: bool,
     sqs_requests: float | None = None,
     invocations: float | None = None,
-    log_lines: float = 1.0,
+    log_bytes: float = LOG_BYTES_PER_DECISION,
 ) -> dict[str, float]:
     """Dollars for a million tokens, given what one token cost in each unit. Via SQS,
     ``sqs_requests`` and ``invocations`` per token as measured (follow-ups included); when
     not given: a send per token (the producer's), a receive and a delete per batch of 10,
-    an invocation per batch. ``log_lines``: "decided" lines per token (via SQS a cancel's
-    follow-up logs the final state again)."""
+    an invocation per batch. ``log_bytes``: what a token's "decided" lines take, as measured
+    (via SQS, a cancel's follow-up may log its final state again)."""
     million = 1e6
     if sqs_requests is None:
         sqs_requests = 2 / SQS_BATCH + 1 if sqs else 0.0
@@ -102,7 +103,7 @@ def per_million(
         "dynamodb_writes": write_units * million * PRICES["dynamodb_write_request_unit"],
         "dynamodb_reads": read_units * million * PRICES["dynamodb_read_request_unit"],
         "sqs": sqs_requests * million * PRICES["sqs_request"],
-        "logs": log_lines * LOG_BYTES_PER_DECISION * million / 1e9 * PRICES["logs_ingested_gb"],
+        "logs": log_bytes * million / 1e9 * PRICES["logs_ingested_gb"],
     }
     return _total(parts)
 
@@ -118,7 +119,9 @@ def cost_model(
     idle_read_units: float = 0.0,
     sqs_requests: float | None = None,
     sqs_invocations: float | None = None,
-    sqs_log_lines: float = 1.0,
+    sqs_log_bytes: float = LOG_BYTES_PER_DECISION,
+    sweep_log_bytes: float = LOG_BYTES_PER_DECISION,
+    idle_log_bytes: float = IDLE_LOG_BYTES,
 ) -> CostModel:
     sweeps = {
         "lambda_duration": SWEEPS_PER_MONTH
@@ -127,7 +130,7 @@ def cost_model(
         * PRICES["lambda_arm64_gb_second"],
         "lambda_requests": SWEEPS_PER_MONTH * PRICES["lambda_request"],
         "dynamodb_reads": SWEEPS_PER_MONTH * idle_read_units * PRICES["dynamodb_read_request_unit"],
-        "logs": SWEEPS_PER_MONTH * IDLE_LOG_BYTES / 1e9 * PRICES["logs_ingested_gb"],
+        "logs": SWEEPS_PER_MONTH * idle_log_bytes / 1e9 * PRICES["logs_ingested_gb"],
     }
     polls = SQS_IDLE_POLLERS * SECONDS_PER_MONTH / SQS_LONG_POLL_SECONDS
     polling = {"sqs_idle_polling": polls * PRICES["sqs_request"]}
@@ -153,13 +156,17 @@ def cost_model(
             sqs=True,
             sqs_requests=sqs_requests,
             invocations=sqs_invocations,
-            log_lines=sqs_log_lines,
+            log_bytes=sqs_log_bytes,
         ),
         sweep_seconds_per_token=sweep_seconds_per_token,
         sweep_write_units_per_token=sweep_write_units,
         sweep_read_units_per_token=sweep_read_units,
         per_million_tokens_sweep=per_million(
-            sweep_seconds_per_token, sweep_write_units, sweep_read_units, sqs=False
+            sweep_seconds_per_token,
+            sweep_write_units,
+            sweep_read_units,
+            sqs=False,
+            log_bytes=sweep_log_bytes,
         ),
         idle_sweep_seconds=idle_sweep_seconds,
         idle_month=_total(idle),

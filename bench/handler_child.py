@@ -126,7 +126,7 @@ class AwsCallCounter:
     """Counts the function's DynamoDB and SQS calls and the request units they cost, for
     the cost model: a write by its item's size (UpdateItem and DeleteItem, whose item is not
     in the call, as one unit), a read as one unit per item (half when eventually consistent:
-    the audit items are under 4 KB).
+    the audit items are under 4 KB), a Query by the size of what it read.
 
     Wraps botocore's one call path; Cloud Control calls are counted by the emulator instead.
     The audit writers and the workers call from many threads: the totals are added under a
@@ -152,13 +152,21 @@ class AwsCallCounter:
 
         def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
             service = client.meta.service_model.service_name
-            if service != "cloudcontrol" and not counter.paused:
+            if service == "cloudcontrol" or counter.paused:
+                return original(client, operation, params)
+            began = time.thread_time()
+            counter.count(service, operation, params)
+            spent = time.thread_time() - began
+            response = original(client, operation, params)
+            if operation == "Query":  # billed by what it read, known from the answer
                 began = time.thread_time()
-                counter.count(service, operation, params)
-                spent = time.thread_time() - began
+                read = query_units(response, consistent=bool(params.get("ConsistentRead")))
+                spent += time.thread_time() - began
                 with counter._lock:
-                    counter.cpu_seconds += spent
-            return original(client, operation, params)
+                    counter.read_units += read
+            with counter._lock:
+                counter.cpu_seconds += spent
+            return response
 
         setattr(BaseClient, "_make_api_call", counted)  # noqa: B010
 
@@ -197,9 +205,18 @@ def units(operation: str, params: dict[str, Any]) -> tuple[float, float]:
         for request in params["RequestItems"].values():
             read += (1 if request.get("ConsistentRead") else 0.5) * len(request["Keys"])
         return 0.0, read
-    if operation == "Query":
-        return 0.0, 1.0
-    return 0.0, 0.0
+    return 0.0, 0.0  # Query: counted from its answer (query_units)
+
+
+def query_units(response: dict[str, Any], consistent: bool) -> float:
+    """A Query's read units: the items it read, a unit per started 4 KB (half when
+    eventually consistent, as an index read always is), at least one read."""
+    size = sum(
+        len(name.encode()) + attribute_size(value)
+        for item in response.get("Items", [])
+        for name, value in item.items()
+    )
+    return max(1, -(-size // 4096)) * (1.0 if consistent else 0.5)
 
 
 def sqs_records(messages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class SqsResult:
     # The follow-ups the batches sent, delivered as the work queue's mapping would (their
     # invocations, writes and SQS requests are in the figures above and below).
     follow_up_records: int = 0
+    decided_log_bytes: int = 0  # the "decided" lines at the function's log level (INFO)
     follow_up_batches: int = 0
     follow_up_seconds: float = 0.0
     # Every SQS request the path costs: the producer's send of each token, the mapping's
@@ -84,7 +85,7 @@ def run_sqs(
             handle.write("\n".join(tokens))
             handle.flush()
             drain = follow_seconds + FOLLOW_UP_SLACK_SECONDS if follow_seconds > 0 else 0
-            child, _, _ = run_child(
+            child, _, log = run_child(
                 [
                     "sqs",
                     "--tokens-file",
@@ -127,6 +128,7 @@ def run_sqs(
         write_units=float(child.get("write_units", 0)),
         read_units=float(child.get("read_units", 0)),
         follow_up_records=int(child.get("follow_up_records", 0)),
+        decided_log_bytes=log.decided_bytes,
         follow_up_batches=int(child.get("follow_up_batches", 0)),
         follow_up_seconds=float(child.get("follow_up_seconds", 0.0)),
         sqs_requests=sqs_requests,

@@ -50,6 +50,7 @@ class SweepResult:
     dead_letters: int
     peak_rss_mb: float
     log_lines: int
+    decided_log_bytes: int  # the "decided" lines, as CloudWatch Logs ingests them
     verify_seconds: float
     import_seconds: float
     cpu_seconds: float  # user + system CPU of the function's process
@@ -78,11 +79,28 @@ class SweepResult:
         )
 
 
+@dataclass(frozen=True)
+class Logged:
+    """What a child wrote to its log, as CloudWatch Logs would ingest it (a line and its
+    newline): every line, and the "decided" lines alone."""
+
+    lines: int
+    bytes: int
+    decided_lines: int
+    decided_bytes: int
+
+
+def logged(lines: list[str]) -> Logged:
+    sizes = [len(line.encode()) + 1 for line in lines]
+    decided = [n for line, n in zip(lines, sizes, strict=True) if '"message":"decided"' in line]
+    return Logged(len(lines), sum(sizes), len(decided), sum(decided))
+
+
 def run_child(
     args: list[str], env: dict[str, str], wrapper: list[str] | None = None
-) -> tuple[dict[str, Any], float, int]:
+) -> tuple[dict[str, Any], float, Logged]:
     """Run bench.handler_child (under ``wrapper``, e.g. a profiler, if given); return its
-    result, its process wall time and the number of log lines it wrote."""
+    result, its process wall time and what it logged (its result line left out)."""
     with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
         began = time.perf_counter()
         completed = subprocess.run(
@@ -104,7 +122,8 @@ def run_child(
         raise RuntimeError(
             f"handler_child failed ({completed.returncode}):\n{tail}\n{completed.stderr[-4000:]}"
         )
-    return json.loads(results[-1][len(RESULT_PREFIX) :]), seconds, len(lines) - 1
+    log = logged([line for line in lines if not line.startswith(RESULT_PREFIX)])
+    return json.loads(results[-1][len(RESULT_PREFIX) :]), seconds, log
 
 
 def audit_of_sweep(
@@ -150,7 +169,7 @@ def run_sweep(
     audit = create_audit_stack(services, config)
     try:
         helpers_before = {name: cpu_seconds(pid) for name, pid in services.pids.items()}
-        child, process_seconds, log_lines = run_child(
+        child, process_seconds, log = run_child(
             ["sweep", "--remaining-ms", "900000"], audit.env, wrapper
         )
         helper_cpu = {
@@ -195,7 +214,8 @@ def run_sweep(
         work_queue=depths["work"],
         dead_letters=depths["dead_letter"],
         peak_rss_mb=float(child["peak_rss_mb"]),
-        log_lines=log_lines,
+        log_lines=log.lines,
+        decided_log_bytes=log.decided_bytes,
         verify_seconds=verify_seconds,
         import_seconds=float(child["import_s"]),
         cpu_seconds=float(child["cpu_seconds"]),
@@ -220,6 +240,7 @@ class IdleSweep:
     cloud_control_calls: int
     aws_calls: dict[str, int]
     read_units: float = 0.0
+    log_bytes: int = 0  # every line the idle run wrote
 
 
 def run_idle_sweep(
@@ -228,7 +249,7 @@ def run_idle_sweep(
     services.emulator.account(latency_ms, quota, knobs)
     audit = create_audit_stack(services, {"dry_run": False, "calls_per_second": quota})
     try:
-        child, process_seconds, _ = run_child(["sweep", "--remaining-ms", "900000"], audit.env)
+        child, process_seconds, log = run_child(["sweep", "--remaining-ms", "900000"], audit.env)
     finally:
         audit.delete()
     calls = services.emulator.state(requests=False)["calls"]
@@ -240,6 +261,7 @@ def run_idle_sweep(
         cloud_control_calls=sum(calls.values()),
         aws_calls=child.get("aws_calls", {}),
         read_units=float(child.get("read_units", 0)),
+        log_bytes=log.bytes,
     )
 
 
