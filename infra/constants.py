@@ -72,7 +72,8 @@ AUDIT_TABLE_ACTIONS: Final = (
 )
 # What the function does to the by-time index (granted on the index ARN only, not the table):
 # the next sweep queries its INTERRUPTED partition for decisions written ahead of a cancel and
-# never completed, and reconciles them.
+# never completed, and reconciles them, and its SIGHTINGS partition for the first sightings
+# earlier sweeps packed.
 AUDIT_INDEX_ACTIONS: Final = ("dynamodb:Query",)
 
 # What the function may do with the events it emits: put them on the default bus, no other.

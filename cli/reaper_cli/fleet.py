@@ -19,7 +19,7 @@ from reaper import contracts
 from reaper.adapters.audit_table import AuditTable
 from reaper.config import ReaperConfig
 from reaper.errors import StoreError
-from reaper.models import KillSwitch, Outcome, Status
+from reaper.models import KillSwitch, Outcome, Status, earliest
 from reaper.policy import assess
 from reaper.settings import Settings
 from reaper.wiring import build_clients, build_readers, build_reaper, client_config
@@ -102,10 +102,11 @@ def assess_work(config: ReaperConfig) -> Work:
         now = datetime.now(UTC)
         counts = {"listed": 0, "stale": 0, "not stale": 0, "left alone": 0}
         stale: list[str] = []
+        packed = audit.packed_first_seen()
         for page in cloud_control.list_requests(LISTED):
             seen = audit.first_seen([r.token for r in page])
             for request in page:
-                sighting = seen.get(request.token)
+                sighting = earliest(seen.get(request.token), packed.get(request.token))
                 verdict = assess(request, sighting.at if sighting else None, now, config)
                 counts["listed"] += 1
                 if verdict.skip is None:

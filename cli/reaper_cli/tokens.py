@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from reaper.errors import RequestNotFound
 from reaper.explain import duration
-from reaper.models import Decision, Mode, Outcome, Source
+from reaper.models import Decision, Mode, Outcome, Source, earliest
 from reaper.parsing import TOKEN_RULE, TokenRequest, is_valid_token
 from reaper.policy import assess
 from reaper.wiring import build_audit_table, build_cloud_control, build_readers, build_reaper
@@ -120,7 +120,9 @@ def status_rows(
     audit: AuditTable,
     advance: Callable[[], None],
 ) -> list[dict[str, Any]]:
-    first_seen = audit.first_seen(list(tokens))
+    own = audit.first_seen(list(tokens))
+    packed = audit.packed_first_seen()
+    first_seen = {t: s for t in tokens if (s := earliest(own.get(t), packed.get(t)))}
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for token in tokens:

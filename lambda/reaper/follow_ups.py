@@ -1,6 +1,7 @@
-"""The SQS path's follow, without waiting in Lambda: a cancel is recorded ``cancelled`` at once,
-and a delayed follow-up message (dead_letter_format.follow_up_body) comes back to read the
-request once and record what it shows (``cancel_complete`` on positive evidence), or hops
+"""The SQS path's follow, without waiting in Lambda: a cancel is recorded ``cancelled`` at once
+(by its key only, no index copy: ``follow_up_sent``), and a delayed follow-up message
+(dead_letter_format.follow_up_body) comes back to read the request once and record what it
+shows, in the by-time index (``cancel_complete`` on positive evidence), or hops
 again, until ``cancel_follow_seconds`` after the cancel or FOLLOW_UP_MAX_HOPS hops, when what
 it saw is recorded (``CancelNotComplete``). A follow-up that cannot be sent leaves its cancel
 recorded with ``FollowUpNotSent`` (the index's UNFOLLOWED partition): the next sweep follows
@@ -70,7 +71,8 @@ class FollowUps:
             waiting = {id(d) for d in cancelled}
             return [_not_sent(d, exc) if id(d) in waiting else d for d in verified]
         self._run.add("follow_ups_sent", len(messages))
-        return verified
+        sent = {id(d) for d in cancelled}
+        return [d.but(follow_up_sent=True) if id(d) in sent else d for d in verified]
 
     def handle(self, follow_up: FollowUp, receive_count: int) -> Decision | None:
         """One follow-up message: the decision to record now, or None (it hopped again, or
@@ -78,7 +80,9 @@ class FollowUps:
         recorded yet (its delivery is redelivered), or nothing could be read."""
         run = self._run
         try:
-            decision = run.ports.audit.find_decision(
+            # The recorded decision alone: a write-ahead in the claim is a failure, not yet
+            # the cancel this follows, and its answer would be the same (retry later).
+            decision = run.ports.audit.recorded_decision(
                 follow_up.token, follow_up.source, follow_up.delivery_id
             )
         except StoreError as exc:

@@ -143,6 +143,16 @@ class Sighting:
     user_agent: str | None = None
 
 
+def earliest(own: Sighting | None, packed: datetime | None) -> Sighting | None:
+    """A token's first sighting from its own item and a sweep's packs: the earlier time, and
+    who started the request (only its own item knows)."""
+    if packed is None:
+        return own
+    if own is None:
+        return Sighting(packed)
+    return own if own.at <= packed else Sighting(packed, own.started_by, own.user_agent)
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """How tokens reached us: the source and the id a redelivery repeats (message/event/run)."""
@@ -191,6 +201,9 @@ class Decision:
     blocked_call: str | None = None
     # After a cancel completed: "exists", "gone" or "unknown" (verify_leftovers).
     leftover: str | None = None
+    # An SQS-path cancel whose follow-up message was sent: that message records the final
+    # state, in the by-time index; this record needs no index copy. Never stored.
+    follow_up_sent: bool = False
 
     def but(self, **changes: object) -> Decision:
         """A copy with some fields changed (e.g. the state reached after a cancel)."""

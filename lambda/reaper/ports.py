@@ -82,6 +82,15 @@ class AuditStore(Protocol):
         known); returns the first sighting of each token."""
         ...
 
+    def pack_first_seen(self, sightings: Mapping[str, Sighting], now: datetime) -> int:
+        """Store these first sightings many to an item (who started a request is not kept):
+        a sweep's healthy requests. Returns the items written. Raises StoreError."""
+        ...
+
+    def packed_first_seen(self) -> dict[str, datetime]:
+        """Every packed first sighting (the earliest of a token's). Raises StoreError."""
+        ...
+
     def claim(
         self, tokens: Sequence[str], owner: str, now: datetime, until: datetime
     ) -> dict[str, str | None]:
@@ -111,6 +120,11 @@ class AuditStore(Protocol):
         ...
 
     def find_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None: ...
+
+    def recorded_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None:
+        """The delivery's recorded decision alone (no write-ahead): one strongly consistent
+        read. Raises StoreError."""
+        ...
 
     def record(self, decisions: Sequence[Decision]) -> None:
         """Write decisions (the key is per token and delivery: a rewrite replaces)."""

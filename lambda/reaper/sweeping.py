@@ -32,6 +32,7 @@ from reaper.models import (
     RequestStatus,
     Sighting,
     Source,
+    earliest,
 )
 from reaper.observability import logger, span
 from reaper.policy import assess
@@ -71,6 +72,8 @@ class _Plan:
     active: set[str] = field(default_factory=set)
     # First sightings of the chosen requests handed off right after listing.
     handed: dict[str, Sighting | None] = field(default_factory=dict)
+    # First sightings earlier sweeps packed (adapters/audit_sightings.py), read once.
+    packed: dict[str, datetime] = field(default_factory=dict)
 
 
 class Sweep:
@@ -140,6 +143,12 @@ class Sweep:
     # ------------------------------------------------------------------ steps
     def _list(self, plan: _Plan) -> None:
         """Every PENDING/IN_PROGRESS page, assessed and gated as it comes; nothing cancelled."""
+        try:
+            plan.packed = self._run.ports.audit.packed_first_seen()
+        except StoreError as exc:
+            # Requests only look younger (never older) than they are: nothing is cancelled
+            # early, some later.
+            logger.warning("packed first sightings not read", extra={"error": exc.message})
         for page in self._run.ports.cloud_control.list_requests(ACTIVE_STATUSES):
             plan.listed += len(page)
             plan.active.update(r.token for r in page)
@@ -154,7 +163,7 @@ class Sweep:
         seen = run.ports.audit.first_seen([r.token for r in page])
         for listed in page:
             request = self._with_type(listed)
-            sighting = seen.get(request.token)
+            sighting = earliest(seen.get(request.token), plan.packed.get(request.token))
             if sighting is None:
                 sighting = plan.unsighted[request.token] = Sighting(now)
             assessment = assess(request, sighting.at, now, run.config)
@@ -305,13 +314,26 @@ class Sweep:
         return recorded
 
     def _remember(self, plan: _Plan, decided: list[Decision]) -> None:
-        """First sightings of requests still active (a cancelled one needs none)."""
+        """First sightings of requests still active (a cancelled one needs none). A request
+        with a decision, or handed off, keeps its own item, which a token delivery (a
+        redelivery, a replay) reads too; the healthy ones, only counted, are packed many to an
+        item, for the next sweep."""
         gone = {d.token for d in decided if d.status_after in CANCEL_STATUSES}
         gone |= {d.token for d in decided if d.outcome in (Outcome.NOT_FOUND, Outcome.TERMINAL)}
+        own = {d.token for d in decided} | plan.handed.keys()
         sightings = {t: s for t, s in plan.unsighted.items() if t not in gone}
-        if sightings:
+        audit = self._run.ports.audit
+        kept = {t: s for t, s in sightings.items() if t in own}
+        packed = {t: s for t, s in sightings.items() if t not in own}
+        now = self._run.ports.clock.now()
+        stores: list[Callable[[], object]] = []
+        if kept:
+            stores.append(lambda: audit.remember_first_seen(kept))
+        if packed:
+            stores.append(lambda: audit.pack_first_seen(packed, now))
+        for store in stores:
             try:
-                self._run.ports.audit.remember_first_seen(sightings)
+                store()
             except StoreError as exc:
                 # It only makes a request look younger next time (EventTime moves forward).
                 logger.warning("first sightings not stored", extra={"error": exc.message})

@@ -86,6 +86,50 @@ def test_first_sightings_of_a_whole_page_are_read_and_written_in_batches(table):
     assert table.first_seen([*tokens, "unknown"]) == {t: Sighting(NOW) for t in tokens}
 
 
+def test_packed_first_sightings_come_back_whole_and_the_earliest_wins(table, stack):
+    tokens = [f"tok{i:05d}-{'x' * 30}" for i in range(4500)]
+    early = NOW + timedelta(microseconds=1)  # rounded up: never older than it was seen
+    assert table.pack_first_seen({t: Sighting(early) for t in tokens}, NOW) == 3
+    later = NOW + timedelta(hours=1)
+    assert table.pack_first_seen({tokens[0]: Sighting(later), "new": Sighting(later)}, later) == 1
+    packed = table.packed_first_seen()
+    assert set(packed) == {*tokens, "new"}
+    assert packed[tokens[0]] == packed[tokens[-1]] == NOW + timedelta(seconds=1)
+    assert packed["new"] == later
+    # Four items for 4,502 sightings, in the index's SIGHTINGS partition, none under a
+    # token's key (a token's own item, read by deliveries, is never replaced by a pack).
+    items = build_clients().dynamodb.scan(TableName=stack.table_name)["Items"]
+    packs = [it for it in items if it["pk"]["S"].startswith("SIGHTINGS#")]
+    assert len(packs) == 4 and {it["gsi1pk"]["S"] for it in packs} == {"SIGHTINGS"}
+    assert all(len(str(it)) < 150_000 for it in packs)
+    assert table.first_seen(tokens[:3]) == {}
+
+
+def test_a_cancel_awaiting_its_follow_up_is_kept_by_key_and_indexed_once_final(table, stack):
+    waiting = decision("t1", outcome=Outcome.CANCELLED, status_after=Status.CANCEL_IN_PROGRESS)
+    client = build_clients().dynamodb
+    key = {"pk": {"S": "TOKEN#t1"}, "sk": {"S": "DECISION#sqs#m1"}}
+
+    def stored() -> dict:
+        return client.get_item(TableName=stack.table_name, Key=key)["Item"]
+
+    table.record([waiting.but(follow_up_sent=True)])
+    assert "gsi1pk" not in stored()  # one write unit: no index copy
+    assert table.find_decision("t1", Source.SQS, "m1") == waiting
+    assert table.recorded_decision("t1", Source.SQS, "m1") == waiting
+    assert table.recorded_decision("t1", Source.SQS, "m2") is None
+    table.record([waiting.but(outcome=Outcome.CANCEL_COMPLETE)])  # the follow-up's record
+    assert stored()["gsi1pk"]["S"] == f"DAY#{NOW.date().isoformat()}"
+    # A cancel left to the next sweep stays in the index whatever the flag says.
+    table.record([waiting.but(follow_up_sent=True, error_code=FOLLOW_NOT_SENT)])
+    assert stored()["gsi1pk"]["S"] == "UNFOLLOWED"
+
+
+def test_no_packs_read_as_none(table):
+    assert table.packed_first_seen() == {}
+    assert table.pack_first_seen({}, NOW) == 0
+
+
 def test_a_claim_belongs_to_its_holder_until_the_holders_invocation_ends(table):
     until = NOW + timedelta(minutes=2)  # the holder's deadline
     assert table.claim(["t1"], "sweep#a", NOW, until) == {"t1": None}

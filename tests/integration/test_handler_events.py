@@ -3,6 +3,7 @@ then the emulator shows what was and was not cancelled, the audit and the DLQ sa
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import reaper.handler as handler
 from ccapi_emulator import Lifecycle
 from reaper.adapters.audit_table import AuditTable
 from reaper.errors import QueueError
+from reaper.observability import logger
 from reaper.wiring import build_clients
 
 from ..conftest import FakeLambdaContext, set_reaper_config
@@ -51,6 +53,23 @@ def test_the_scheduled_sweep_cancels_every_stale_request_and_nothing_else(
     assert set(decisions) == stale | stale_delete  # healthy ones are counted, not stored
     assert {d["outcome"] for d in decisions.values()} == {"cancel_complete"}
     assert {d["source"] for d in decisions.values()} == {"sweep"}
+
+
+def test_each_decision_line_names_its_invocation_not_the_function_again(stack, emulator, invoke):
+    (token,) = emulator.seed(1, age_seconds=7 * HOURS)
+    out = io.StringIO()  # the lines as Powertools formats them for CloudWatch Logs
+    stream = logger.registered_handler.setStream(out)
+    try:
+        invoke(scheduled_event(), aws_request_id="req-lines")
+    finally:
+        logger.registered_handler.setStream(stream)
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    (decided,) = [x for x in lines if x.get("message") == "decided"]
+    assert decided["token"] == token and decided["function_request_id"] == "req-lines"
+    assert "cold_start" in decided
+    # The log group and Lambda's REPORT line name the function; no line repeats it.
+    static = {"function_name", "function_arn", "function_memory_size"}
+    assert lines and not any(static & line.keys() for line in lines)
 
 
 def test_a_dry_run_sweep_cancels_nothing_and_audits_what_it_would_cancel(

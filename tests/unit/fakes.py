@@ -135,6 +135,9 @@ class FakeAudit:
         self.decisions: dict[tuple[str, str, str], Decision] = {}
         self.writes: list[Decision] = []
         self.seen: dict[str, Sighting] = {}
+        # First sightings a sweep packed (adapters/audit_sightings.py): token -> time.
+        self.packed: dict[str, datetime] = {}
+        self.fail_packs: StoreError | None = None
         self.claims: dict[str, tuple[str, datetime]] = {}
         # What each claim holds written ahead of its cancel (the claim is the write-ahead).
         self.aheads: dict[str, Decision] = {}
@@ -160,6 +163,19 @@ class FakeAudit:
                     old, started_by=sighting.started_by, user_agent=sighting.user_agent
                 )
         return {t: self.seen[t] for t in sightings}
+
+    def pack_first_seen(self, sightings: Mapping[str, Sighting], now: datetime) -> int:
+        if self.fail_packs is not None:
+            raise self.fail_packs
+        for token, sighting in sightings.items():
+            old = self.packed.get(token)
+            self.packed[token] = sighting.at if old is None else min(old, sighting.at)
+        return 1 if sightings else 0
+
+    def packed_first_seen(self) -> dict[str, datetime]:
+        if self.fail_packs is not None:
+            raise self.fail_packs
+        return dict(self.packed)
 
     def claim(
         self, tokens: Sequence[str], owner: str, now: datetime, until: datetime | None = None
@@ -266,6 +282,9 @@ class FakeAudit:
     def load_plan(self, plan_id: str) -> Plan | None:
         return self.plans.get(plan_id)
 
+    def recorded_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None:
+        return self.decisions.get((token, source.value, delivery_id))
+
     def find_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None:
         """As the table does: the recorded decision, or the claim's write-ahead of this
         delivery when nothing (or a failure of another invocation) is recorded."""
@@ -283,8 +302,9 @@ class FakeAudit:
         if self.fail_record is not None:
             raise self.fail_record
         for d in decisions:
-            self.writes.append(d)
-            self.decisions[(d.token, d.source.value, d.delivery_id)] = d
+            self.writes.append(d)  # as written: follow_up_sent says if it had an index copy
+            stored = d.but(follow_up_sent=False)  # the flag is never stored
+            self.decisions[(d.token, d.source.value, d.delivery_id)] = stored
 
     def of(self, token: str) -> list[Decision]:
         return [d for (t, _, _), d in self.decisions.items() if t == token]

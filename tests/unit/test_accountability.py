@@ -216,7 +216,7 @@ def test_a_failed_dead_letter_send_skips_neither_the_sightings_nor_the_hand_off(
     left = iter([60_000] + [0] * 1000)
     with pytest.raises(QueueError):
         world.reaper.run("r", Deadline(lambda: next(left), margin_seconds=1)).sweep()
-    assert young in world.audit.seen  # the first sighting was still stored
+    assert young in world.audit.packed  # the first sighting was still stored
     assert sum(len(m.tokens) for m in world.work.sent) == 2  # and the hand-off still made
 
 

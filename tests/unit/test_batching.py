@@ -96,9 +96,40 @@ def test_a_sweep_stores_first_sightings_only_of_requests_still_pending_after_it(
     world.run().sweep()
     # The young request and the one whose cancel failed will be listed again: their first
     # sighting must hold their age. The cancelled ones are gone: their decision says when.
-    assert set(world.audit.seen) == {young, failing}
-    assert world.audit.seen[young].at == T0
+    # The failed one has a decision, and keeps its own item (a replay of its dead letter
+    # reads it); the healthy one, only counted, is packed for the next sweep.
+    assert set(world.audit.seen) == {failing}
+    assert world.audit.packed == {young: T0}
     assert {world.audit.of(t)[0].first_seen for t in cancelled} == {T0}
+
+
+def test_the_next_sweep_ages_a_request_from_its_packed_first_sighting():
+    # Seen young by one sweep, a request whose EventTime keeps moving forward is stale by
+    # its packed first sighting at the next, and only then: 6 h after it was first seen.
+    world = World()
+    token = world.cc.add(age=timedelta(minutes=5))
+    world.run("sweep-1").sweep()
+    assert world.audit.packed == {token: T0} and world.audit.of(token) == []
+    for hours, outcome in ((5, None), (6, Outcome.CANCEL_COMPLETE)):
+        world.clock.current = T0 + timedelta(hours=hours, seconds=1)
+        moved = world.clock.current - timedelta(minutes=1)
+        world.cc.requests[token] = replace(world.cc.requests[token], event_time=moved)
+        world.run(f"sweep-{hours}").sweep()
+        assert [d.outcome for d in world.audit.of(token)] == ([outcome] if outcome else [])
+    assert world.audit.of(token)[0].first_seen == T0
+
+
+def test_packs_that_cannot_be_read_only_make_requests_look_younger():
+    world = World()
+    token = world.cc.add(age=timedelta(minutes=5))
+    world.run("sweep-1").sweep()
+    world.audit.fail_packs = StoreError("ServiceUnavailable", "down")
+    world.clock.current = T0 + timedelta(hours=7)
+    moved = world.clock.current - timedelta(minutes=1)
+    world.cc.requests[token] = replace(world.cc.requests[token], event_time=moved)
+    world.run("sweep-2").sweep()  # judged by its EventTime alone: not stale, nothing cancelled
+    assert world.audit.of(token) == [] and world.cc.status_of(token) is Status.IN_PROGRESS
+    assert world.audit.packed == {token: T0}  # and no new sighting replaced the first
 
 
 def test_a_dry_run_sweep_stores_the_first_sighting_of_what_it_would_cancel():

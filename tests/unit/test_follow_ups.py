@@ -96,6 +96,12 @@ def test_a_cancel_still_in_progress_hops_again_then_is_recorded_complete():
     done = recorded(world, token)
     assert done.outcome is Outcome.CANCEL_COMPLETE and done.status_after is Status.CANCEL_COMPLETE
     assert len(world.work.follow_ups) == 2 and world.cc.calls["cancel"] == 1
+    # The cancel was written by its key alone (its follow-up was on its way); the final
+    # state, by the follow-up, with its copy in the by-time index.
+    assert [(d.outcome, d.follow_up_sent) for d in world.audit.writes[-2:]] == [
+        (Outcome.CANCELLED, True),
+        (Outcome.CANCEL_COMPLETE, False),
+    ]
 
 
 def test_a_cancel_never_seen_complete_is_recorded_with_what_was_seen_at_the_bound():
@@ -164,6 +170,7 @@ def test_a_follow_up_that_cannot_be_sent_is_followed_by_the_next_sweep():
     token = cancelled_through_sqs(world)
     waiting = recorded(world, token)
     assert waiting.outcome is Outcome.CANCELLED and waiting.error_code == FOLLOW_NOT_SENT
+    assert not world.audit.writes[-1].follow_up_sent  # in the index, for the next sweep
     world.work.fail = None
     world.cc.requests[token] = replace(world.cc.requests[token], status=Status.CANCEL_COMPLETE)
     world.clock.current += timedelta(minutes=15)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from reaper.config import LONG_RUNNING_TYPES, ReaperConfig
-from reaper.models import Outcome, RequestStatus, Status
+from reaper.models import Outcome, RequestStatus, Sighting, Status, earliest
 from reaper.policy import assess, started_at
 
 from .fakes import T0
@@ -200,3 +200,14 @@ def test_every_skip_says_why_in_one_line(given, config, skip, why):
 def test_a_stale_request_needs_no_why():
     result = assess(request(), None, T0, CONFIG)
     assert result.stale and result.why is None
+
+
+def test_a_first_sighting_is_the_earlier_of_its_own_and_a_packed_one():
+    own = Sighting(T0, "arn:aws:iam::1:role/ci", "terraform/1.9")
+    hour = timedelta(hours=1)
+    assert earliest(None, None) is None
+    assert earliest(own, None) == own
+    assert earliest(None, T0) == Sighting(T0)
+    assert earliest(own, T0 + hour) == own
+    # Packed earlier: its time, and who started the request from the token's own item.
+    assert earliest(own, T0 - hour) == Sighting(T0 - hour, own.started_by, own.user_agent)

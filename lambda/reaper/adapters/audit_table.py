@@ -43,6 +43,7 @@ from reaper.adapters.audit_items import (
     sighting_item,
 )
 from reaper.adapters.audit_runs import RunMarks
+from reaper.adapters.audit_sightings import SightingPacks
 from reaper.models import (
     Decision,
     KillSwitch,
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-class AuditTable(RunMarks, HandOffParts):
+class AuditTable(RunMarks, HandOffParts, SightingPacks):
     """Implements the AuditStore port, and the queries the CLI reads the audit with."""
 
     def __init__(self, client: DynamoDBClient, table_name: str, retention_days: int = 90) -> None:
@@ -258,6 +259,16 @@ class AuditTable(RunMarks, HandOffParts):
         if recorded.outcome is Outcome.FAILED and recorded.request_id != ahead.request_id:
             return ahead
         return recorded
+
+    def recorded_decision(self, token: str, source: Source, delivery_id: str) -> Decision | None:
+        response = self._call(
+            self._client.get_item,
+            TableName=self._table,
+            Key=decision_key(token, source, delivery_id),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return decision_from_item(item) if item else None
 
     def unfollowed(self, before: datetime, limit: int) -> list[Decision]:
         """SQS-path cancels whose follow-up message could not be sent (``decision_item``)."""

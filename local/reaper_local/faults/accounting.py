@@ -148,6 +148,8 @@ def _decisions(run: ScenarioRun) -> dict[str, list[_Decision]]:
         token = pk.removeprefix("TOKEN#")
         if sk == "SEEN":
             w.listed.add(token)
+        elif pk.startswith("SIGHTINGS#"):  # a sweep's packed first sightings
+            w.listed.update(item["seen"]["M"])
         elif sk.startswith("DECISION#"):
             _, source, delivery = sk.split("#", 2)
             found.setdefault(token, []).append(_Decision(item["outcome"]["S"], source, delivery))
