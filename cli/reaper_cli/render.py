@@ -151,9 +151,15 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
+# A Decision's in-flight flags, never stored: not part of what the audit says.
+NOT_AUDITED = frozenset({"follow_up_sent"})
+
+
 def decision_json(decision: Decision) -> dict[str, Any]:
     return {
-        k: _plain(v) if isinstance(v, datetime | Enum) else v for k, v in asdict(decision).items()
+        k: _plain(v) if isinstance(v, datetime | Enum) else v
+        for k, v in asdict(decision).items()
+        if k not in NOT_AUDITED
     }
 
 

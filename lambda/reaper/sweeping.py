@@ -315,12 +315,13 @@ class Sweep:
 
     def _remember(self, plan: _Plan, decided: list[Decision]) -> None:
         """First sightings of requests still active (a cancelled one needs none). A request
-        with a decision, or handed off, keeps its own item, which a token delivery (a
-        redelivery, a replay) reads too; the healthy ones, only counted, are packed many to an
-        item, for the next sweep."""
+        the sweep chose, decided (recorded or dead-lettered) or handed off keeps its own item,
+        which a token delivery (a redelivery, a replay) reads too; the healthy ones, only
+        counted, are packed many to an item, for the next sweep."""
         gone = {d.token for d in decided if d.status_after in CANCEL_STATUSES}
         gone |= {d.token for d in decided if d.outcome in (Outcome.NOT_FOUND, Outcome.TERMINAL)}
-        own = {d.token for d in decided} | plan.handed.keys()
+        own = {d.token for d in plan.decisions} | plan.handed.keys()
+        own |= {request.token for request, _, _ in plan.to_cancel}
         sightings = {t: s for t, s in plan.unsighted.items() if t not in gone}
         audit = self._run.ports.audit
         kept = {t: s for t, s in sightings.items() if t in own}

@@ -20,6 +20,8 @@ def test_audit_by_token_and_by_time_window(cli, emulator):
     assert sorted(d["token"] for d in window.json_lines()) == sorted(stale)
     assert {d["outcome"] for d in window.json_lines()} == {"dry_run"}
     assert empty.json_lines() == []
+    # What the audit holds, no in-flight flag of the function's (Decision.follow_up_sent).
+    assert all("follow_up_sent" not in d for d in window.json_lines())
 
 
 def test_audit_table_and_outcome_filter(cli, emulator):

@@ -16,7 +16,7 @@ from reaper.clock import Deadline
 from reaper.dead_letter_format import follow_up_body
 from reaper.errors import CloudControlError, StoreError
 from reaper.handler import _sqs_batch
-from reaper.models import Decision, Outcome, Status
+from reaper.models import Decision, KillSwitch, Outcome, Status
 from reaper.run_state import INTERRUPTED
 from reaper.wiring import workers_for
 
@@ -117,6 +117,18 @@ def test_the_next_sweep_ages_a_request_from_its_packed_first_sighting():
         world.run(f"sweep-{hours}").sweep()
         assert [d.outcome for d in world.audit.of(token)] == ([outcome] if outcome else [])
     assert world.audit.of(token)[0].first_seen == T0
+
+
+def test_a_request_decided_but_not_recorded_keeps_its_own_first_sighting():
+    # Its dead letter's replay is a token delivery, which reads only the token's own item.
+    world = World()
+    world.audit.switch = KillSwitch(engaged=True)
+    (token,) = stale(world, 1)
+    young = world.cc.add(age=timedelta(minutes=5))
+    world.audit.fail_record = StoreError("ServiceUnavailable", "table down")
+    world.run().sweep()
+    assert world.audit.of(token) == [] and [len(m.tokens) for m in world.dlq.sent] == [1]
+    assert set(world.audit.seen) == {token} and world.audit.packed == {young: T0}
 
 
 def test_packs_that_cannot_be_read_only_make_requests_look_younger():
