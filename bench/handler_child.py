@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 # Plain constants that the function imports anyway: the handler's timed cold import below
@@ -219,7 +220,7 @@ def query_units(response: dict[str, Any], consistent: bool) -> float:
     return max(1, -(-size // 4096)) * (1.0 if consistent else 0.5)
 
 
-def sqs_records(messages: list[dict[str, Any]]) -> dict[str, Any]:
+def sqs_records(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Received messages as Lambda's SQS event hands them to the handler."""
     return {
         "Records": [
