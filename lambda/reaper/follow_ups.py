@@ -58,6 +58,7 @@ class FollowUps:
         ]
         if self._seconds <= 0 or not cancelled:
             return verified
+        waiting = {id(d) for d in cancelled}
         now = self._run.ports.clock.now()
         delay = follow_up_delay(0, self._seconds)
         messages = [(FollowUp(d.token, d.source, d.delivery_id, 0, now), delay) for d in cancelled]
@@ -68,11 +69,9 @@ class FollowUps:
                 "follow-ups not sent: the next sweep follows them",
                 extra={"error": clip(exc.message), "cancels": len(cancelled)},
             )
-            waiting = {id(d) for d in cancelled}
             return [_not_sent(d, exc) if id(d) in waiting else d for d in verified]
         self._run.add("follow_ups_sent", len(messages))
-        sent = {id(d) for d in cancelled}
-        return [d.but(follow_up_sent=True) if id(d) in sent else d for d in verified]
+        return [d.but(follow_up_sent=True) if id(d) in waiting else d for d in verified]
 
     def handle(self, follow_up: FollowUp, receive_count: int) -> Decision | None:
         """One follow-up message: the decision to record now, or None (it hopped again, or

@@ -141,7 +141,7 @@ def test_packs_that_cannot_be_read_only_make_requests_look_younger():
     world.cc.requests[token] = replace(world.cc.requests[token], event_time=moved)
     world.run("sweep-2").sweep()  # judged by its EventTime alone: not stale, nothing cancelled
     assert world.audit.of(token) == [] and world.cc.status_of(token) is Status.IN_PROGRESS
-    assert world.audit.packed == {token: T0}  # and no new sighting replaced the first
+    assert world.audit.packed == {token: T0}  # the first sighting, as sweep-1 packed it
 
 
 def test_a_dry_run_sweep_stores_the_first_sighting_of_what_it_would_cancel():

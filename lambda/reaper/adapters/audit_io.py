@@ -76,8 +76,9 @@ class TableClient:
         def write(chunk: Sequence[Row]) -> None:
             self._batch_write([{"PutRequest": {"Item": to_item(row)}} for row in chunk])
 
-        if len(chunks) == 1:
-            write(chunks[0])
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                write(chunk)
             return
         with ThreadPoolExecutor(
             min(AUDIT_WRITERS, len(chunks)), thread_name_prefix="audit"

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from reaper import contracts
-from reaper.adapters.audit_io import BATCH_WRITE_MAX, TableClient
+from reaper.adapters.audit_io import TableClient
 from reaper.adapters.audit_items import REQUEST_LIFETIME, TTL, Item, iso, key
 from reaper.models import Sighting
 
@@ -38,23 +38,20 @@ class SightingPacks(TableClient):
         earlier one)."""
         rows = [(token, math.ceil(s.at.timestamp())) for token, s in sightings.items()]
         run = f"{iso(now)}#{uuid.uuid4().hex[:12]}"
-        items: list[Item] = []
-        for n, i in enumerate(range(0, len(rows), PACK_MAX)):
-            part = rows[i : i + PACK_MAX]
-            items.append(
-                {
-                    **key(f"{SIGHTINGS_PARTITION}#{run}", f"PART#{n:05d}"),
-                    contracts.TABLE_GSI_PARTITION_KEY: {"S": SIGHTINGS_PARTITION},
-                    contracts.TABLE_GSI_SORT_KEY: {"S": f"{run}#{n:05d}"},
-                    SEEN_MAP: {"M": {token: {"N": str(at)} for token, at in part}},
-                    TTL: {"N": str(max(at for _, at in part) + _lifetime())},
-                }
-            )
-        for i in range(0, len(items), BATCH_WRITE_MAX):
-            self._batch_write(
-                [{"PutRequest": {"Item": it}} for it in items[i : i + BATCH_WRITE_MAX]]
-            )
-        return len(items)
+        parts = [(n, rows[i : i + PACK_MAX]) for n, i in enumerate(range(0, len(rows), PACK_MAX))]
+
+        def pack(numbered: tuple[int, list[tuple[str, int]]]) -> Item:
+            n, part = numbered
+            return {
+                **key(f"{SIGHTINGS_PARTITION}#{run}", f"PART#{n:05d}"),
+                contracts.TABLE_GSI_PARTITION_KEY: {"S": SIGHTINGS_PARTITION},
+                contracts.TABLE_GSI_SORT_KEY: {"S": f"{run}#{n:05d}"},
+                SEEN_MAP: {"M": {token: {"N": str(at)} for token, at in part}},
+                TTL: {"N": str(max(at for _, at in part) + _lifetime())},
+            }
+
+        self._put_all(parts, pack)
+        return len(parts)
 
     def packed_first_seen(self) -> dict[str, datetime]:
         """Every packed first sighting (the earliest, where a token is in several packs).
